@@ -1,0 +1,314 @@
+//! Header names: the ones SIP elements act on get a variant; everything else is
+//! [`HeaderName::Other`] and is matched by its text.
+//!
+//! Recognition is one table lookup keyed on length and first/last letter, then one
+//! case-insensitive compare, so a message's dozen headers cost a few nanoseconds.
+
+macro_rules! header_names {
+    ($( $variant:ident => $name:literal $(, $compact:literal)? ;)*) => {
+        /// A recognised header name (compact forms map to the full name).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $( $variant, )*
+            /// Any header without a variant; compare its text instead.
+            Other,
+        }
+
+        const KNOWN: &[(HeaderName, &str, u8)] = &[
+            $( (HeaderName::$variant, $name, header_names!(@compact $($compact)?)), )*
+        ];
+    };
+    (@compact $c:literal) => { $c };
+    (@compact) => { 0 };
+}
+
+header_names! {
+    Accept => "Accept";
+    AcceptContact => "Accept-Contact", b'a';
+    AcceptEncoding => "Accept-Encoding";
+    AcceptLanguage => "Accept-Language";
+    AlertInfo => "Alert-Info";
+    Allow => "Allow";
+    AllowEvents => "Allow-Events", b'u';
+    AuthenticationInfo => "Authentication-Info";
+    Authorization => "Authorization";
+    CallId => "Call-ID", b'i';
+    CallInfo => "Call-Info";
+    Contact => "Contact", b'm';
+    ContentDisposition => "Content-Disposition";
+    ContentEncoding => "Content-Encoding", b'e';
+    ContentLanguage => "Content-Language";
+    ContentLength => "Content-Length", b'l';
+    ContentType => "Content-Type", b'c';
+    CSeq => "CSeq";
+    Date => "Date";
+    ErrorInfo => "Error-Info";
+    Event => "Event", b'o';
+    Expires => "Expires";
+    FlowTimer => "Flow-Timer";
+    From => "From", b'f';
+    Identity => "Identity", b'y';
+    InReplyTo => "In-Reply-To";
+    MaxForwards => "Max-Forwards";
+    MimeVersion => "MIME-Version";
+    MinExpires => "Min-Expires";
+    MinSe => "Min-SE";
+    Organization => "Organization";
+    PAccessNetworkInfo => "P-Access-Network-Info";
+    PAssertedIdentity => "P-Asserted-Identity";
+    PAssociatedUri => "P-Associated-URI";
+    PCalledPartyId => "P-Called-Party-ID";
+    PChargingFunctionAddresses => "P-Charging-Function-Addresses";
+    PChargingVector => "P-Charging-Vector";
+    PPreferredIdentity => "P-Preferred-Identity";
+    PServedUser => "P-Served-User";
+    PVisitedNetworkId => "P-Visited-Network-ID";
+    Path => "Path";
+    Priority => "Priority";
+    Privacy => "Privacy";
+    ProxyAuthenticate => "Proxy-Authenticate";
+    ProxyAuthorization => "Proxy-Authorization";
+    ProxyRequire => "Proxy-Require";
+    RAck => "RAck";
+    Reason => "Reason";
+    RecordRoute => "Record-Route";
+    ReferTo => "Refer-To", b'r';
+    ReferredBy => "Referred-By", b'b';
+    RejectContact => "Reject-Contact", b'j';
+    Replaces => "Replaces";
+    ReplyTo => "Reply-To";
+    RequestDisposition => "Request-Disposition", b'd';
+    Require => "Require";
+    RetryAfter => "Retry-After";
+    Route => "Route";
+    RSeq => "RSeq";
+    SecurityClient => "Security-Client";
+    SecurityServer => "Security-Server";
+    SecurityVerify => "Security-Verify";
+    Server => "Server";
+    ServiceRoute => "Service-Route";
+    SessionExpires => "Session-Expires", b'x';
+    SipEtag => "SIP-ETag";
+    SipIfMatch => "SIP-If-Match";
+    Subject => "Subject", b's';
+    SubscriptionState => "Subscription-State";
+    Supported => "Supported", b'k';
+    Timestamp => "Timestamp";
+    To => "To", b't';
+    Unsupported => "Unsupported";
+    UserAgent => "User-Agent";
+    Via => "Via", b'v';
+    Warning => "Warning";
+    WwwAuthenticate => "WWW-Authenticate";
+}
+
+const SLOTS: usize = 512;
+const EMPTY: u8 = u8::MAX;
+
+#[inline(always)]
+const fn slot(len: usize, first: u8, last: u8) -> usize {
+    let h = (len as u32)
+        .wrapping_mul(0x9E37_79B1)
+        .wrapping_add(((first | 0x20) as u32).wrapping_mul(0x85EB_CA77))
+        .wrapping_add(((last | 0x20) as u32).wrapping_mul(0xC2B2_AE3D));
+    (h >> 16) as usize % SLOTS
+}
+
+/// Two candidates per slot; building the table fails to compile on a third collision.
+static TABLE: [[u8; 2]; SLOTS] = {
+    let mut t = [[EMPTY; 2]; SLOTS];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let name = KNOWN[i].1.as_bytes();
+        let s = slot(name.len(), name[0], name[name.len() - 1]);
+        if t[s][0] == EMPTY {
+            t[s][0] = i as u8;
+        } else if t[s][1] == EMPTY {
+            t[s][1] = i as u8;
+        } else {
+            panic!("header name table: three names share a slot");
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Compact form letter → full name index.
+static COMPACT: [u8; 26] = {
+    let mut t = [EMPTY; 26];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let c = KNOWN[i].2;
+        if c != 0 {
+            t[(c - b'a') as usize] = i as u8;
+        }
+        i += 1;
+    }
+    t
+};
+
+impl HeaderName {
+    /// Recognise a header name, case-insensitively, including compact forms.
+    #[inline]
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        match name {
+            [] => HeaderName::Other,
+            [c] => {
+                let c = c | 0x20;
+                if c.is_ascii_lowercase() {
+                    let i = COMPACT[(c - b'a') as usize];
+                    if i != EMPTY {
+                        return KNOWN[i as usize].0;
+                    }
+                }
+                HeaderName::Other
+            }
+            [first, .., last] => {
+                let cands = &TABLE[slot(name.len(), *first, *last)];
+                for &i in cands {
+                    if i == EMPTY {
+                        break;
+                    }
+                    let (h, text, _) = KNOWN[i as usize];
+                    if text.as_bytes().eq_ignore_ascii_case(name) {
+                        return h;
+                    }
+                }
+                HeaderName::Other
+            }
+        }
+    }
+
+    /// The canonical (long-form) name, as Riptide writes it. `""` for [`HeaderName::Other`].
+    pub fn as_str(self) -> &'static str {
+        KNOWN.get(self as usize).map_or("", |k| k.1)
+    }
+
+    /// The compact form (RFC 3261 §7.3.3 and later RFCs), if the header has one.
+    pub fn compact(self) -> Option<u8> {
+        KNOWN.get(self as usize).map(|k| k.2).filter(|&c| c != 0)
+    }
+
+    /// Whether the header is a comma-separated list whose values may share one line.
+    pub fn is_list(self) -> bool {
+        use HeaderName::*;
+        matches!(
+            self,
+            Via | Contact
+                | Route
+                | RecordRoute
+                | Path
+                | ServiceRoute
+                | Allow
+                | AllowEvents
+                | Supported
+                | Require
+                | ProxyRequire
+                | Unsupported
+                | Accept
+                | AcceptEncoding
+                | AcceptLanguage
+                | AcceptContact
+                | RejectContact
+                | ContentEncoding
+                | ContentLanguage
+                | PAssociatedUri
+                | PAssertedIdentity
+                | PPreferredIdentity
+                | Privacy
+                | SecurityClient
+                | SecurityServer
+                | SecurityVerify
+                | InReplyTo
+                | CallInfo
+                | AlertInfo
+                | ErrorInfo
+                | Warning
+                | Reason
+        )
+    }
+}
+
+impl std::fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_name_round_trips_in_any_case() {
+        for &(h, text, compact) in KNOWN {
+            assert_eq!(HeaderName::from_bytes(text.as_bytes()), h, "{text}");
+            assert_eq!(
+                HeaderName::from_bytes(text.to_ascii_lowercase().as_bytes()),
+                h
+            );
+            assert_eq!(
+                HeaderName::from_bytes(text.to_ascii_uppercase().as_bytes()),
+                h
+            );
+            assert_eq!(h.as_str(), text);
+            if compact != 0 {
+                assert_eq!(HeaderName::from_bytes(&[compact]), h);
+                assert_eq!(HeaderName::from_bytes(&[compact.to_ascii_uppercase()]), h);
+            }
+        }
+    }
+
+    #[test]
+    fn compact_forms_from_the_issue() {
+        let cases: &[(&[u8], HeaderName)] = &[
+            (b"i", HeaderName::CallId),
+            (b"m", HeaderName::Contact),
+            (b"f", HeaderName::From),
+            (b"t", HeaderName::To),
+            (b"v", HeaderName::Via),
+            (b"l", HeaderName::ContentLength),
+            (b"k", HeaderName::Supported),
+            (b"c", HeaderName::ContentType),
+            (b"e", HeaderName::ContentEncoding),
+            (b"s", HeaderName::Subject),
+            (b"o", HeaderName::Event),
+            (b"u", HeaderName::AllowEvents),
+            (b"x", HeaderName::SessionExpires),
+            (b"r", HeaderName::ReferTo),
+            (b"b", HeaderName::ReferredBy),
+            (b"y", HeaderName::Identity),
+        ];
+        for (text, h) in cases {
+            assert_eq!(HeaderName::from_bytes(text), *h);
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_other() {
+        for n in [
+            &b"X-Custom"[..],
+            b"Vias",
+            b"T",
+            b"q",
+            b"",
+            b"Call-IDs",
+            b"NewFangledHeader",
+        ] {
+            let h = HeaderName::from_bytes(n);
+            assert!(
+                h == HeaderName::Other || (n.len() == 1 && h != HeaderName::Other),
+                "{:?}",
+                String::from_utf8_lossy(n)
+            );
+        }
+        assert_eq!(HeaderName::from_bytes(b"X-Custom"), HeaderName::Other);
+        assert_eq!(
+            HeaderName::from_bytes(b"NewFangledHeader"),
+            HeaderName::Other
+        );
+        assert_eq!(HeaderName::from_bytes(b"q"), HeaderName::Other);
+    }
+}
