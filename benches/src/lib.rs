@@ -1,1 +1,7 @@
-//! Criterion benchmarks live in `benches/`; this library is empty.
+//! Criterion benchmarks for Riptide, with peers measured in the same run.
+//!
+//! The library holds the benchmark inputs (realistic IMS messages) so that
+//! every bench measures the same bytes; the benches themselves are in
+//! `benches/`. Results and the commands that produced them are in README.md.
+
+pub mod messages;
