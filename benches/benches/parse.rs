@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use riptide_benches::messages;
 use rsip::headers::UntypedHeader;
 use rsip::message::HeadersExt;
-use sip_fastpath::{Contacts, Limits, Message};
+use sip_fastpath::{HeaderName, Limits, Message};
 
 /// Riptide: parse, then the fields a stateful proxy reads for every message.
 fn riptide(msg: &Bytes, limits: &Limits) -> usize {
@@ -26,10 +26,10 @@ fn riptide(msg: &Bytes, limits: &Limits) -> usize {
     n += m.cseq().map_or(0, |c| c.number as usize);
     n += m.to().ok().and_then(|t| t.tag()).map_or(0, <[u8]>::len);
     if let Ok(Some(r)) = m.top_route() {
-        n += r.uri.host.len();
+        n += r.uri().map_or(0, |u| u.host.len());
     }
-    if let Ok(Contacts::Addrs(c)) = m.contacts() {
-        n += c.first().map_or(0, |c| c.uri.host.len());
+    if let Ok(Some(c)) = m.first_name_addr(HeaderName::Contact) {
+        n += c.uri_raw.len();
     }
     n
 }

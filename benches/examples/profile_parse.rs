@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use riptide_benches::messages;
-use sip_fastpath::{Contacts, Limits, Message};
+use sip_fastpath::{HeaderName, Limits, Message};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -46,10 +46,10 @@ fn main() {
                 t += m.cseq().map_or(0, |c| c.number as usize);
                 t += m.to().ok().and_then(|t| t.tag()).map_or(0, <[u8]>::len);
                 if let Ok(Some(r)) = m.top_route() {
-                    t += r.uri.host.len();
+                    t += r.uri().map_or(0, |u| u.host.len());
                 }
-                if let Ok(Contacts::Addrs(c)) = m.contacts() {
-                    t += c.first().map_or(0, |c| c.uri.host.len());
+                if let Ok(Some(c)) = m.first_name_addr(HeaderName::Contact) {
+                    t += c.uri_raw.len();
                 }
                 t
             }

@@ -128,10 +128,10 @@ impl Message {
         for h in self.headers() {
             match h.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
-                    b.push_header(h.name, self.get(h.value));
+                    b.push_header(h.name, self.get(h.value()));
                 }
                 HeaderName::To => {
-                    let value = self.get(h.value);
+                    let value = self.get(h.value());
                     let has_tag = self.to().ok().and_then(|t| t.tag()).is_some();
                     if status > 100 && !has_tag {
                         let mut v = Vec::with_capacity(value.len() + 22);

@@ -72,7 +72,7 @@ impl<'m> Editor<'m> {
     fn remove_first_value(&mut self, name: HeaderName) -> Result<(), EditError> {
         let h = *self.first(name).ok_or(EditError::Absent(name))?;
         let buf = self.msg.as_bytes();
-        let line_value = self.msg.get(h.value);
+        let line_value = self.msg.get(h.value());
         let mut values = ListValues::new(line_value);
         let first = values.next().ok_or(EditError::Malformed(name))?;
         match values.next() {
@@ -93,7 +93,7 @@ impl<'m> Editor<'m> {
     pub fn push_via(&mut self, value: &[u8]) -> &mut Self {
         let at = self
             .first(HeaderName::Via)
-            .map_or(self.msg.headers_end(), |h| h.name_span.start as usize);
+            .map_or(self.msg.headers_end(), |h| h.name_span().start as usize);
         self.insert_line(at, b"Via", value);
         self
     }
@@ -114,7 +114,7 @@ impl<'m> Editor<'m> {
     pub fn prepend_record_route(&mut self, value: &[u8]) -> &mut Self {
         let at = self
             .first(HeaderName::RecordRoute)
-            .map_or(self.msg.headers_end(), |h| h.name_span.start as usize);
+            .map_or(self.msg.headers_end(), |h| h.name_span().start as usize);
         self.insert_line(at, b"Record-Route", value);
         self
     }
@@ -123,7 +123,7 @@ impl<'m> Editor<'m> {
     pub fn prepend_path(&mut self, value: &[u8]) -> &mut Self {
         let at = self
             .first(HeaderName::Path)
-            .map_or(self.msg.headers_end(), |h| h.name_span.start as usize);
+            .map_or(self.msg.headers_end(), |h| h.name_span().start as usize);
         self.insert_line(at, b"Path", value);
         self
     }
@@ -139,7 +139,7 @@ impl<'m> Editor<'m> {
                     .ok_or(EditError::Absent(HeaderName::MaxForwards))?;
                 let mut digits = Vec::with_capacity(3);
                 push_u32(&mut digits, u32::from(n - 1));
-                self.splice(h.value.start as usize, h.value.len(), &[&digits]);
+                self.splice(h.value().start as usize, h.value().len(), &[&digits]);
                 Ok(self)
             }
             Ok(None) => {
@@ -189,7 +189,7 @@ impl<'m> Editor<'m> {
             }
             Some(first) => {
                 let rest: SmallVec<[Span; 4]> = lines.map(Header::line).collect();
-                self.splice(first.value.start as usize, first.value.len(), &[value]);
+                self.splice(first.value().start as usize, first.value().len(), &[value]);
                 for line in rest {
                     self.splice(line.start as usize, line.len(), &[]);
                 }
@@ -210,7 +210,7 @@ impl<'m> Editor<'m> {
             .top_via()
             .map_err(|_| EditError::Malformed(HeaderName::Via))?;
         let buf = self.msg.as_bytes();
-        let end = Span::within(buf, via.raw).end as usize;
+        let end = Span::within(buf, via.raw()).end as usize;
         if let Some(port) = rport {
             // Fill the bare `rport` in place.
             let bare = via
@@ -360,7 +360,7 @@ v=0\n";
         assert_eq!(f.request_uri_bytes(), Some(&b"sip:y@z"[..]));
         let subjects: Vec<&[u8]> = f
             .headers_named(HeaderName::Subject)
-            .map(|h| f.get(h.value))
+            .map(|h| f.get(h.value()))
             .collect();
         assert_eq!(subjects, vec![&b"new"[..]]);
         assert_eq!(f.header_value(HeaderName::Supported), Some(&b"path"[..]));

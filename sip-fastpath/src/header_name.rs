@@ -149,7 +149,130 @@ static COMPACT: [u8; 26] = {
     t
 };
 
+/// The longest known name, in 8-byte words.
+const WORDS: usize = 4;
+
+/// Each known name lower-cased, in little-endian words, zero-padded.
+static LOWER_WORDS: [[u64; WORDS]; KNOWN.len()] = {
+    let mut t = [[0u64; WORDS]; KNOWN.len()];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let b = KNOWN[i].1.as_bytes();
+        assert!(
+            b.len() <= WORDS * 8,
+            "header name table: a name is longer than 32 bytes"
+        );
+        let mut j = 0;
+        while j < b.len() {
+            t[i][j / 8] |= (b[j].to_ascii_lowercase() as u64) << (8 * (j % 8));
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Per known name, 0x20 at every letter: OR-ing it into input lower-cases
+/// letters and leaves every other byte as it is, so the compare is exact.
+static CASE_MASKS: [[u64; WORDS]; KNOWN.len()] = {
+    let mut t = [[0u64; WORDS]; KNOWN.len()];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let b = KNOWN[i].1.as_bytes();
+        let mut j = 0;
+        while j < b.len() {
+            if b[j].is_ascii_alphabetic() {
+                t[i][j / 8] |= 0x20u64 << (8 * (j % 8));
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn load_word(data: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&data[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Case-insensitive equality of a known name and a token, eight bytes at a
+/// time. Setting bit 0x20 lower-cases letters and leaves `-` and digits alone;
+/// the only other byte it maps onto a known name's character is CR (onto `-`),
+/// which no token holds, so the comparison is exact for token input.
+#[inline(always)]
+fn eq_token_ignore_case(known: &[u8], name: &[u8]) -> bool {
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    let n = known.len();
+    if n != name.len() {
+        return false;
+    }
+    if n < 8 {
+        let mut diff = 0u8;
+        for i in 0..n {
+            diff |= (known[i] | 0x20) ^ (name[i] | 0x20);
+        }
+        return diff == 0;
+    }
+    let word = |s: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w) | LOWER
+    };
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(known, i) != word(name, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last (overlapping) word covers any tail.
+    i == n || word(known, n - 8) == word(name, n - 8)
+}
+
 impl HeaderName {
+    /// Recognise the name at `data[start..start + len]`, reading whole words
+    /// from `data` when it extends far enough past the name (it does for every
+    /// header line but the shortest last one). Returns `None` when the bytes are
+    /// no known name; the caller then checks them as a token.
+    #[inline(always)]
+    pub(crate) fn classify_in(data: &[u8], start: usize, len: usize) -> Option<HeaderName> {
+        let words = len.div_ceil(8);
+        if len < 2 || start + words * 8 > data.len() {
+            let h = HeaderName::from_bytes(&data[start..start + len]);
+            return (h != HeaderName::Other).then_some(h);
+        }
+        let name = &data[start..start + len];
+        let cands = &TABLE[slot(len, name[0], name[len - 1])];
+        for &i in cands {
+            if i == EMPTY {
+                break;
+            }
+            let i = i as usize;
+            if KNOWN[i].1.len() != len {
+                continue;
+            }
+            let mut equal = true;
+            for k in 0..words {
+                let mut w = load_word(data, start + 8 * k);
+                let valid = len - 8 * k;
+                if valid < 8 {
+                    w &= (1u64 << (8 * valid)) - 1;
+                }
+                if (w | CASE_MASKS[i][k]) != LOWER_WORDS[i][k] {
+                    equal = false;
+                    break;
+                }
+            }
+            if equal {
+                return Some(KNOWN[i].0);
+            }
+        }
+        None
+    }
+
     /// Recognise a header name, case-insensitively, including compact forms.
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
@@ -172,7 +295,7 @@ impl HeaderName {
                         break;
                     }
                     let (h, text, _) = KNOWN[i as usize];
-                    if text.as_bytes().eq_ignore_ascii_case(name) {
+                    if eq_token_ignore_case(text.as_bytes(), name) {
                         return h;
                     }
                 }
@@ -284,6 +407,34 @@ mod tests {
         for (text, h) in cases {
             assert_eq!(HeaderName::from_bytes(text), *h);
         }
+    }
+
+    #[test]
+    fn classify_in_a_buffer_matches_from_bytes() {
+        for &(h, text, _) in KNOWN {
+            for name in [
+                text.to_string(),
+                text.to_ascii_uppercase(),
+                text.to_ascii_lowercase(),
+            ] {
+                let line = format!("{name}: value that runs on for a while\r\n");
+                assert_eq!(
+                    HeaderName::classify_in(line.as_bytes(), 0, name.len()),
+                    Some(h),
+                    "{name}"
+                );
+                // At the very end of a buffer, too.
+                assert_eq!(
+                    HeaderName::classify_in(name.as_bytes(), 0, name.len()),
+                    Some(h),
+                    "{name}"
+                );
+            }
+        }
+        let line = b"Call\rID: x\r\nMax_Forwards: 1\r\nX-Other: y\r\n";
+        assert_eq!(HeaderName::classify_in(line, 0, 7), None);
+        assert_eq!(HeaderName::classify_in(line, 13, 12), None);
+        assert_eq!(HeaderName::classify_in(line, 31, 7), None);
     }
 
     #[test]

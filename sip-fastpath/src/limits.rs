@@ -7,7 +7,8 @@ pub struct Limits {
     pub message_bytes_max: usize,
     /// Most header lines (each comma-separated list line counts once).
     pub headers_max: usize,
-    /// Longest single header line (name, value and folded continuations), in bytes.
+    /// Longest single header line (name, value and folded continuations), in
+    /// bytes; at most 65 535 whatever is configured (header tables hold `u16` lengths).
     pub header_line_bytes_max: usize,
 }
 
@@ -32,5 +33,10 @@ impl Limits {
     /// The same limits with the message size capped to what `u32` spans can address.
     pub(crate) fn message_bytes_cap(&self) -> usize {
         self.message_bytes_max.min(u32::MAX as usize - 1)
+    }
+
+    /// The header-line limit as enforced: never above what `u16` lengths hold.
+    pub(crate) fn header_line_cap(&self) -> usize {
+        self.header_line_bytes_max.min(usize::from(u16::MAX))
     }
 }

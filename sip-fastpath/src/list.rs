@@ -18,26 +18,33 @@ impl<'a> ListValues<'a> {
     }
 }
 
+/// Bytes that change how a list value is split.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b',' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'<' as usize] = true;
+    t
+};
+
 /// Index of the first comma of `s` outside a quoted string or angle brackets.
+/// Header values are short, so a table-driven byte loop beats a vectorised
+/// search's set-up cost.
 #[inline]
 pub(crate) fn top_level_comma(s: &[u8]) -> Option<usize> {
     let mut i = 0;
-    let mut angle = false;
     while i < s.len() {
-        match s[i] {
-            b',' if !angle => return Some(i),
-            b'<' => angle = true,
-            b'>' => angle = false,
-            b'"' if !angle => match quoted_end(&s[i..]) {
-                Some(n) => {
-                    i += n;
-                    continue;
-                }
-                None => return None,
-            },
-            _ => {}
+        let c = s[i];
+        if !SPECIAL[c as usize] {
+            i += 1;
+            continue;
         }
-        i += 1;
+        match c {
+            b',' => return Some(i),
+            // Inside <...> nothing splits and quotes are literal.
+            b'<' => i += 1 + s[i..].iter().position(|&c| c == b'>')?,
+            _ => i += quoted_end(&s[i..])?,
+        }
     }
     None
 }

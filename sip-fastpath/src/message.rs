@@ -8,7 +8,7 @@ use crate::error::{Malformed, ParseError};
 use crate::header_name::HeaderName;
 use crate::limits::Limits;
 use crate::method::Method;
-use crate::scan::{is_token, trim};
+use crate::scan::{LineFeeds, is_lws, is_token};
 use crate::span::Span;
 
 /// Header lines stored inline before the table spills to the heap.
@@ -16,23 +16,41 @@ pub const HEADERS_INLINE: usize = 32;
 
 /// One header line: its name, the value with surrounding white space trimmed,
 /// and where the line ends (just past its LF), so an editor can cut it out.
+/// Sixteen bytes, so a message's header table stays within a few cache lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     pub name: HeaderName,
-    /// The name as written (may be a compact form, any case).
-    pub name_span: Span,
-    /// The value as written, trimmed; folded lines keep their CRLF and white space.
-    pub value: Span,
-    /// Offset just past the line's LF; the line starts at `name_span.start`.
-    pub line_end: u32,
+    name_len: u8,
+    value_len: u16,
+    name_start: u32,
+    value_start: u32,
+    line_end: u32,
 }
 
 impl Header {
+    /// The name as written (may be a compact form, any case).
+    #[inline]
+    pub fn name_span(&self) -> Span {
+        Span {
+            start: self.name_start,
+            end: self.name_start + u32::from(self.name_len),
+        }
+    }
+
+    /// The value as written, trimmed; folded lines keep their CRLF and white space.
+    #[inline]
+    pub fn value(&self) -> Span {
+        Span {
+            start: self.value_start,
+            end: self.value_start + u32::from(self.value_len),
+        }
+    }
+
     /// The whole line, name to LF inclusive.
     #[inline]
     pub fn line(&self) -> Span {
         Span {
-            start: self.name_span.start,
+            start: self.name_start,
             end: self.line_end,
         }
     }
@@ -241,7 +259,7 @@ impl Message {
     /// The value of the first header line with this name.
     #[inline]
     pub fn header_value(&self, name: HeaderName) -> Option<&[u8]> {
-        self.header(name).map(|h| self.get(h.value))
+        self.header(name).map(|h| self.get(h.value()))
     }
 
     /// Every header line with this name, in order.
@@ -258,7 +276,7 @@ impl Message {
             if known != HeaderName::Other {
                 h.name == known
             } else {
-                h.name == HeaderName::Other && self.get(h.name_span).eq_ignore_ascii_case(name)
+                h.name == HeaderName::Other && self.get(h.name_span()).eq_ignore_ascii_case(name)
             }
         })
     }
@@ -340,14 +358,16 @@ fn parse_with(buf: &Bytes, limits: &Limits, tolerant: bool) -> Result<Message, P
     let start_line = Span::new(pos, line_end);
     let start = parse_start_line(data, pos, line_end)?;
 
+    let line_cap = limits.header_line_cap();
     let mut headers: SmallVec<[Header; HEADERS_INLINE]> = SmallVec::new();
+    let lf = LineFeeds::new();
     let mut seen: u8 = 0;
     let mut content_length: Option<usize> = None;
     pos = nl + 1;
     let headers_end;
     let body_start;
     loop {
-        let Some(i) = memchr(b'\n', &data[pos..]) else {
+        let Some(i) = lf.find(&data[pos..]) else {
             if tolerant {
                 headers_end = data.len();
                 body_start = data.len();
@@ -368,7 +388,7 @@ fn parse_with(buf: &Bytes, limits: &Limits, tolerant: bool) -> Result<Message, P
         }
         // Folded continuation lines (RFC 3261 §7.3.1) belong to this header.
         while nl + 1 < data.len() && matches!(data[nl + 1], b' ' | b'\t') {
-            match memchr(b'\n', &data[nl + 1..]) {
+            match lf.find(&data[nl + 1..]) {
                 Some(j) => nl = nl + 1 + j,
                 None => {
                     nl = data.len() - 1;
@@ -384,7 +404,7 @@ fn parse_with(buf: &Bytes, limits: &Limits, tolerant: bool) -> Result<Message, P
         let line_start = pos;
         pos = nl + 1;
 
-        if content_end - line_start > limits.header_line_bytes_max {
+        if content_end - line_start > line_cap {
             if tolerant {
                 continue;
             }
@@ -415,7 +435,7 @@ fn parse_with(buf: &Bytes, limits: &Limits, tolerant: bool) -> Result<Message, P
             }
             seen |= bit;
             if header.name == HeaderName::ContentLength {
-                match crate::scan::parse_u64(header.value.of(data)) {
+                match crate::scan::parse_u64(header.value().of(data)) {
                     Some(n) => content_length = Some(usize::try_from(n).unwrap_or(usize::MAX)),
                     None if tolerant => {}
                     None => return Err(ParseError::Header(HeaderName::ContentLength)),
@@ -519,34 +539,74 @@ fn parse_start_line(data: &[u8], start: usize, end: usize) -> Result<StartLine, 
     })
 }
 
-/// `name *(SP/HTAB) ":" value`; `None` if the name is not a token or there is no colon.
-#[inline]
-fn parse_header_line(data: &[u8], start: usize, end: usize, line_end: usize) -> Option<Header> {
-    let line = &data[start..end];
+/// Length of the header name at the start of `line`: the bytes before the
+/// first `:`, SP or HT, found eight at a time.
+#[inline(always)]
+fn name_len(line: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn has(w: u64, b: u8) -> u64 {
+        let x = w ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    }
     let mut i = 0;
-    while i < line.len() && is_token(line[i]) {
+    while i + 8 <= line.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&line[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        // The lowest flagged byte is exact: the trick only misfires above a true match.
+        let m = has(w, b':') | has(w, b' ') | has(w, b'\t');
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < line.len() && !matches!(line[i], b':' | b' ' | b'\t') {
         i += 1;
     }
-    if i == 0 {
+    i
+}
+
+/// `name *(SP/HTAB) ":" value`; `None` if the name is not a token (or longer
+/// than 255 bytes) or there is no colon.
+#[inline(always)]
+fn parse_header_line(data: &[u8], start: usize, end: usize, line_end: usize) -> Option<Header> {
+    let line = &data[start..end];
+    let name_end = name_len(line);
+    if name_end == 0 || name_end > usize::from(u8::MAX) {
         return None;
     }
-    let name_end = i;
+    // A known name is exactly matched, so only other names need the token check.
+    let name = match HeaderName::classify_in(data, start, name_end) {
+        Some(h) => h,
+        None if line[..name_end].iter().all(|&c| is_token(c)) => HeaderName::Other,
+        None => return None,
+    };
+    let mut i = name_end;
     while i < line.len() && matches!(line[i], b' ' | b'\t') {
         i += 1;
     }
     if i == line.len() || line[i] != b':' {
         return None;
     }
-    let value = trim(&line[i + 1..]);
-    let value_span = if value.is_empty() {
-        Span::new(end, end)
-    } else {
-        Span::within(data, value)
-    };
+    i += 1;
+    // Trim the value: leading SP/HT (and folds), trailing white space.
+    let mut v_start = start + i;
+    while v_start < end && is_lws(data[v_start]) {
+        v_start += 1;
+    }
+    let mut v_end = end;
+    while v_end > v_start && is_lws(data[v_end - 1]) {
+        v_end -= 1;
+    }
     Some(Header {
-        name: HeaderName::from_bytes(&line[..name_end]),
-        name_span: Span::new(start, start + name_end),
-        value: value_span,
+        name,
+        name_len: name_end as u8,
+        // The line limit keeps values within u16 (see Limits::header_line_cap).
+        value_len: (v_end - v_start) as u16,
+        name_start: start as u32,
+        value_start: v_start as u32,
         line_end: line_end as u32,
     })
 }
@@ -611,7 +671,7 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(m.header_value(HeaderName::CallId), Some(&b"abc"[..]));
         assert_eq!(
             m.header(HeaderName::ContentLength)
-                .map(|h| m.get(h.name_span)),
+                .map(|h| m.get(h.name_span())),
             Some(&b"l"[..])
         );
     }
@@ -737,7 +797,7 @@ Content-Length: 0\r\n\r\n";
             .expect("parses");
         let v: Vec<&[u8]> = m
             .headers_by_text(b"X-THING")
-            .map(|h| m.get(h.value))
+            .map(|h| m.get(h.value()))
             .collect();
         assert_eq!(v, vec![&b"1"[..], &b"2"[..]]);
         assert_eq!(m.headers_by_text(b"i").count(), 1);

@@ -1,27 +1,31 @@
 //! `name-addr` / `addr-spec` with header parameters: From, To, Contact, Route,
 //! Record-Route, Path, Service-Route, P-Associated-URI (RFC 3261 §20.10, §25.1).
 
-use memchr::memchr;
-
 use crate::params::Params;
 use crate::scan::{is_lws, is_token, quoted_end, trim, trim_start};
 use crate::uri::{Uri, UriError};
 
-/// One name-addr (or addr-spec) value with its header parameters.
+/// One name-addr (or addr-spec) value with its header parameters. The URI is
+/// kept as written and parsed only when asked ([`NameAddr::uri`]): reading a
+/// To tag or storing a Contact does not need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NameAddr<'a> {
     /// Display name as written: a quoted string keeps its quotes.
     pub display_name: Option<&'a [u8]>,
-    pub uri: Uri<'a>,
+    /// The URI as written (inside the brackets when bracketed); [`NameAddr::uri`] parses it.
+    pub uri_raw: &'a [u8],
     /// Whether the URI was inside `<...>`.
     pub bracketed: bool,
-    /// Header parameters after the URI (`;tag=`, `;expires=`, `;q=`...).
+    /// Header parameters after the URI (`;tag=`, `;expires=`, `;q=`...);
+    /// iteration stops at a list's next element.
     pub params: Params<'a>,
-    /// The whole value as written.
-    pub raw: &'a [u8],
+    /// From the start of this value to the end of the header line.
+    start: &'a [u8],
 }
 
 impl<'a> NameAddr<'a> {
+    /// Parse one name-addr or addr-spec. `value` may run on past it into the
+    /// rest of a comma-separated line; parsing stops at the comma.
     pub fn parse(value: &'a [u8]) -> Result<NameAddr<'a>, UriError> {
         let raw = trim(value);
         let (display_name, rest) = if raw.first() == Some(&b'"') {
@@ -32,7 +36,7 @@ impl<'a> NameAddr<'a> {
             }
             (Some(&raw[..end]), rest)
         } else {
-            match memchr(b'<', raw) {
+            match raw.iter().position(|&c| c == b'<') {
                 Some(lt) => {
                     let name = trim(&raw[..lt]);
                     // An unquoted display name is a run of tokens separated by LWS.
@@ -47,35 +51,63 @@ impl<'a> NameAddr<'a> {
         };
 
         if rest.first() == Some(&b'<') {
-            let gt = memchr(b'>', rest).ok_or(UriError::Scheme)?;
-            let uri = Uri::parse(&rest[1..gt])?;
+            let gt = rest
+                .iter()
+                .position(|&c| c == b'>')
+                .ok_or(UriError::Scheme)?;
+            let uri_raw = &rest[1..gt];
+            if uri_raw.is_empty() {
+                return Err(UriError::Scheme);
+            }
             let params = trim_start(&rest[gt + 1..]);
-            if !params.is_empty() && params[0] != b';' {
+            if !params.is_empty() && params[0] != b';' && params[0] != b',' {
                 return Err(UriError::Params);
             }
             Ok(NameAddr {
                 display_name,
-                uri,
+                uri_raw,
                 bracketed: true,
                 params: Params(params),
-                raw,
+                start: raw,
             })
         } else {
-            // addr-spec: any ';' starts header parameters (RFC 3261 §20).
-            let end = memchr(b';', rest).unwrap_or(rest.len());
+            // addr-spec: any ';' starts header parameters (RFC 3261 §20), a ',' the next value.
+            let end = rest
+                .iter()
+                .position(|&c| c == b';' || c == b',')
+                .unwrap_or(rest.len());
             let uri_text = trim(&rest[..end]);
             if uri_text.iter().any(|&c| is_lws(c) || c == b'>') {
                 return Err(UriError::Scheme);
             }
-            let uri = Uri::parse(uri_text)?;
+            if uri_text.is_empty() {
+                return Err(UriError::Scheme);
+            }
             Ok(NameAddr {
                 display_name: None,
-                uri,
+                uri_raw: uri_text,
                 bracketed: false,
                 params: Params(&rest[end..]),
-                raw,
+                start: raw,
             })
         }
+    }
+
+    /// This value as written (up to the comma that starts the next one).
+    pub fn raw(&self) -> &'a [u8] {
+        let params_at = self.start.len() - self.params.0.len();
+        trim(&self.start[..params_at + self.params.extent()])
+    }
+
+    /// The URI, parsed (structure only; see [`Uri::check`]).
+    #[inline]
+    pub fn uri(&self) -> Result<Uri<'a>, UriError> {
+        Uri::parse(self.uri_raw)
+    }
+
+    /// The URI parsed and checked against the strict character rules.
+    pub fn check(&self) -> Result<(), UriError> {
+        Uri::parse_strict(self.uri_raw).map(|_| ())
     }
 
     /// The `tag` parameter (From/To).
@@ -105,7 +137,7 @@ pub(crate) fn saturate_u32(n: u64) -> u32 {
 
 /// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
 fn parse_qvalue(v: &[u8]) -> Option<u16> {
-    let (int, frac) = match memchr(b'.', v) {
+    let (int, frac) = match v.iter().position(|&c| c == b'.') {
         Some(i) => (&v[..i], &v[i + 1..]),
         None => (v, &b""[..]),
     };
@@ -132,7 +164,7 @@ mod tests {
         let n = NameAddr::parse(br#" "Alice \"A\"" <sip:alice@atlanta.com>;tag=1928301774 "#)
             .expect("valid");
         assert_eq!(n.display_name, Some(&br#""Alice \"A\"""#[..]));
-        assert_eq!(n.uri.user, Some(&b"alice"[..]));
+        assert_eq!(n.uri().expect("uri").user, Some(&b"alice"[..]));
         assert_eq!(n.tag(), Some(&b"1928301774"[..]));
         assert!(n.bracketed);
     }
@@ -142,21 +174,38 @@ mod tests {
         let n = NameAddr::parse(b"sip:bob@biloxi.com;tag=a6c85cf").expect("valid");
         assert!(!n.bracketed);
         assert_eq!(n.tag(), Some(&b"a6c85cf"[..]));
-        assert!(n.uri.params.is_empty());
+        assert!(n.uri().expect("uri").params.is_empty());
     }
 
     #[test]
     fn bracketed_uri_params_stay_in_the_uri() {
         let n = NameAddr::parse(b"Bob <sip:bob@h;transport=tcp>;expires=60;q=0.7").expect("valid");
         assert_eq!(n.display_name, Some(&b"Bob"[..]));
-        assert_eq!(n.uri.transport(), Some(&b"tcp"[..]));
+        assert_eq!(n.uri().expect("uri").transport(), Some(&b"tcp"[..]));
         assert_eq!(n.expires_s(), Some(Ok(60)));
         assert_eq!(n.q_millis(), Some(700));
     }
 
     #[test]
+    fn stops_at_the_next_value_in_the_line() {
+        let n = NameAddr::parse(br#""A, B" <sip:a@x>;expires=5, <sip:b@y>"#).expect("valid");
+        assert_eq!(n.expires_s(), Some(Ok(5)));
+        assert_eq!(n.raw(), br#""A, B" <sip:a@x>;expires=5"#);
+        let n = NameAddr::parse(b"sip:a@x, sip:b@y").expect("valid");
+        assert_eq!(n.uri_raw, b"sip:a@x");
+        assert_eq!(n.raw(), b"sip:a@x");
+    }
+
+    #[test]
     fn refuses_unterminated_brackets_and_quotes() {
         assert!(NameAddr::parse(b"<sip:a@b").is_err());
+        assert!(NameAddr::parse(b"<>").is_err());
+        assert!(
+            NameAddr::parse(b"<sip:a@b c>")
+                .expect("structure is fine")
+                .check()
+                .is_err()
+        );
         assert!(NameAddr::parse(br#""Alice <sip:a@b>"#).is_err());
         assert!(NameAddr::parse(b"sip:a@b x").is_err());
     }

@@ -1,6 +1,6 @@
 //! `;name[=value]` parameter lists (URI, Via, name-addr and Contact parameters).
 
-use crate::scan::{quoted_end, trim};
+use crate::scan::{quoted_end, trim, trim_start};
 
 /// A raw parameter list starting at its first `;` (or empty). Names compare
 /// case-insensitively; values are returned as written, quotes removed.
@@ -51,26 +51,17 @@ impl<'a> Iterator for ParamIter<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let s = self.rest;
-            let s = match s.iter().position(|&c| c == b';') {
-                Some(i) => &s[i + 1..],
-                None => return None,
-            };
-            // Find the end of this parameter: the next ';' outside a quoted value.
-            let mut i = 0;
-            while i < s.len() && s[i] != b';' {
-                if s[i] == b'"' {
-                    match quoted_end(&s[i..]) {
-                        Some(n) => i += n,
-                        None => i = s.len(),
-                    }
-                } else {
-                    i += 1;
-                }
+            let s = trim_start(self.rest);
+            // A list's next element (',') or anything else ends the parameters.
+            if s.first() != Some(&b';') {
+                self.rest = s;
+                return None;
             }
-            let item = &s[..i];
-            self.rest = &s[i..];
-            let (name, value) = match item.iter().position(|&c| c == b'=') {
+            let s = &s[1..];
+            let (end, eq) = param_end(s);
+            let item = &s[..end];
+            self.rest = &s[end..];
+            let (name, value) = match eq {
                 Some(eq) => (trim(&item[..eq]), Some(unquote(trim(&item[eq + 1..])))),
                 None => (trim(item), None),
             };
@@ -79,6 +70,52 @@ impl<'a> Iterator for ParamIter<'a> {
             }
             return Some((name, value));
         }
+    }
+}
+
+/// Bytes that matter while scanning a parameter.
+static PARAM_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b';' as usize] = true;
+    t[b',' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'=' as usize] = true;
+    t
+};
+
+/// End of one parameter (the next `;` or `,` outside a quoted value) and
+/// where its first `=` is, in one pass.
+#[inline]
+fn param_end(s: &[u8]) -> (usize, Option<usize>) {
+    let mut eq = None;
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        if !PARAM_STOP[c as usize] {
+            i += 1;
+            continue;
+        }
+        match c {
+            b';' | b',' => return (i, eq),
+            b'=' => {
+                if eq.is_none() {
+                    eq = Some(i);
+                }
+                i += 1;
+            }
+            _ => i += quoted_end(&s[i..]).unwrap_or(s.len() - i),
+        }
+    }
+    (s.len(), eq)
+}
+
+impl<'a> Params<'a> {
+    /// How many bytes of the list the parameters cover: up to the `,` that
+    /// starts a list's next element, or the end.
+    pub fn extent(&self) -> usize {
+        let mut it = self.iter();
+        while it.next().is_some() {}
+        self.0.len() - it.rest.len()
     }
 }
 
@@ -105,6 +142,16 @@ mod tests {
         assert_eq!(p.value(b"ttl"), Some(&b"16"[..]));
         assert_eq!(p.get(b"missing"), None);
         assert_eq!(p.iter().count(), 4);
+    }
+
+    #[test]
+    fn a_list_comma_ends_the_parameters() {
+        let p = Params(b";branch=z9hG4bK1;rport , SIP/2.0/UDP b;branch=z9hG4bK2");
+        assert_eq!(p.iter().count(), 2);
+        assert_eq!(p.value(b"branch"), Some(&b"z9hG4bK1"[..]));
+        // Up to the comma, white space before it included.
+        assert_eq!(p.extent(), b";branch=z9hG4bK1;rport ".len());
+        assert_eq!(Params(br#";x="a,b";y"#).iter().count(), 2);
     }
 
     #[test]

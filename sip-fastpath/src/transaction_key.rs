@@ -68,7 +68,7 @@ impl Message {
             from_tag: from.tag().map(|t| self.share(t)).unwrap_or_default(),
             call_id: self.share(self.call_id()?),
             cseq: self.cseq()?.number,
-            top_via: self.share(via.raw),
+            top_via: self.share(via.raw()),
             method,
         })
     }

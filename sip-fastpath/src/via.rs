@@ -16,8 +16,10 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// `host[:port]` as written (the sent-by).
     pub sent_by: &'a [u8],
+    /// Parameters from the first `;`; iteration stops at a list's next element.
     pub params: Params<'a>,
-    pub raw: &'a [u8],
+    /// From the start of this via-parm to the end of the header line.
+    start: &'a [u8],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -25,20 +27,15 @@ pub struct Via<'a> {
 pub struct ViaError;
 
 impl<'a> Via<'a> {
-    /// Parse one via-parm: `SIP / 2.0 / transport sent-by *(; param)`, LWS allowed around `/` and `:`.
+    /// Parse one via-parm: `SIP / 2.0 / transport sent-by *(; param)`, LWS
+    /// allowed around `/` and `:`. `value` may run on past this via-parm into
+    /// the rest of a comma-separated line; parsing stops at the comma.
     pub fn parse(value: &'a [u8]) -> Result<Via<'a>, ViaError> {
         let raw = trim(value);
-        let (name, rest) = token(raw)?;
-        if !name.eq_ignore_ascii_case(b"SIP") {
-            return Err(ViaError);
-        }
-        let rest = slash(rest)?;
-        let (version, rest) = token(rest)?;
-        if version.is_empty() {
-            return Err(ViaError);
-        }
-        let rest = slash(rest)?;
-        let (transport, rest) = token(rest)?;
+        let (transport, rest) = match sent_protocol_fast(raw) {
+            Some(split) => split,
+            None => sent_protocol(raw)?,
+        };
         let rest = trim_start(rest);
         if rest.is_empty() {
             return Err(ViaError);
@@ -83,12 +80,31 @@ impl<'a> Via<'a> {
         let sent_by_end = after.as_ptr() as usize - rest.as_ptr() as usize;
         let sent_by = &rest[..sent_by_end];
         let params = trim_start(after);
-        if !params.is_empty() && params[0] != b';' {
+        if !params.is_empty() && params[0] != b';' && params[0] != b',' {
             return Err(ViaError);
         }
-        // Every parameter name must be a token, and values tokens, hosts or quoted strings.
-        let quoted = params.contains(&b'"');
-        for (n, v) in Params(params).iter() {
+        Ok(Via {
+            transport,
+            host,
+            port,
+            sent_by,
+            params: Params(params),
+            start: raw,
+        })
+    }
+
+    /// This via-parm as written (up to the comma that starts the next one).
+    pub fn raw(&self) -> &'a [u8] {
+        let params_at = self.start.len() - self.params.0.len();
+        trim(&self.start[..params_at + self.params.extent()])
+    }
+
+    /// Check every parameter: names are tokens, values non-empty and without
+    /// white space unless quoted. [`crate::Message::validate`] calls this; the
+    /// accessors do not need it.
+    pub fn check_params(&self) -> Result<(), ViaError> {
+        let quoted = self.params.0.contains(&b'"');
+        for (n, v) in self.params.iter() {
             if !n.iter().all(|&c| is_token(c)) {
                 return Err(ViaError);
             }
@@ -98,14 +114,7 @@ impl<'a> Via<'a> {
                 }
             }
         }
-        Ok(Via {
-            transport,
-            host,
-            port,
-            sent_by,
-            params: Params(params),
-            raw,
-        })
+        Ok(())
     }
 
     #[inline]
@@ -144,6 +153,36 @@ impl<'a> Via<'a> {
     pub fn is_rfc3261_branch(&self) -> bool {
         self.branch().is_some_and(|b| b.starts_with(BRANCH_MAGIC))
     }
+}
+
+/// `SIP/2.0/` written without white space, as nearly everyone does: the
+/// transport and what follows it.
+#[inline(always)]
+fn sent_protocol_fast(raw: &[u8]) -> Option<(&[u8], &[u8])> {
+    if raw.len() < 10 || !raw[..8].eq_ignore_ascii_case(b"SIP/2.0/") {
+        return None;
+    }
+    let rest = &raw[8..];
+    let end = rest
+        .iter()
+        .position(|&c| !is_token(c))
+        .unwrap_or(rest.len());
+    if end == 0 || !rest.get(end).is_some_and(|&c| is_lws(c)) {
+        return None;
+    }
+    Some((&rest[..end], &rest[end..]))
+}
+
+/// `SIP / version / transport`, white space allowed around each `/`.
+fn sent_protocol(raw: &[u8]) -> Result<(&[u8], &[u8]), ViaError> {
+    let (name, rest) = token(raw)?;
+    if !name.eq_ignore_ascii_case(b"SIP") {
+        return Err(ViaError);
+    }
+    let rest = slash(rest)?;
+    let (_version, rest) = token(rest)?;
+    let rest = slash(rest)?;
+    token(rest)
 }
 
 fn token(s: &[u8]) -> Result<(&[u8], &[u8]), ViaError> {
@@ -195,6 +234,18 @@ mod tests {
     }
 
     #[test]
+    fn stops_at_the_next_via_in_the_line() {
+        let v =
+            Via::parse(b"SIP/2.0/UDP a:5060;branch=z9hG4bKa;rport, SIP/2.0/UDP b;branch=z9hG4bKb")
+                .expect("valid");
+        assert_eq!(v.branch(), Some(&b"z9hG4bKa"[..]));
+        assert_eq!(v.raw(), b"SIP/2.0/UDP a:5060;branch=z9hG4bKa;rport");
+        let v = Via::parse(b"SIP/2.0/UDP a , SIP/2.0/UDP b;branch=z9hG4bKb").expect("valid");
+        assert_eq!(v.branch(), None);
+        assert_eq!(v.raw(), b"SIP/2.0/UDP a");
+    }
+
+    #[test]
     fn reads_ipv6_sent_by() {
         let v = Via::parse(b"SIP/2.0/TCP [2001:db8::9:1]:5061;branch=z9hG4bKx").expect("valid");
         assert_eq!(v.host, b"[2001:db8::9:1]");
@@ -211,6 +262,14 @@ mod tests {
             b"SIP/2.0/UDP host garbage",
         ] {
             assert!(Via::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        for bad_params in [&b"SIP/2.0/UDP h;branch="[..], b"SIP/2.0/UDP h;bra{nch=1"] {
+            let v = Via::parse(bad_params).expect("sent-by is fine");
+            assert!(
+                v.check_params().is_err(),
+                "{}",
+                String::from_utf8_lossy(bad_params)
+            );
         }
     }
 }

@@ -29,7 +29,7 @@ impl Message {
     #[inline]
     pub fn list_values(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> + '_ {
         self.headers_named(name)
-            .flat_map(move |h| ListValues::new(self.get(h.value)))
+            .flat_map(move |h| ListValues::new(self.get(h.value())))
     }
 
     /// The Request-URI, parsed (requests only).
@@ -38,12 +38,21 @@ impl Message {
         Uri::parse(raw).map_err(|_| ParseError::RequestUri)
     }
 
+    fn checked(
+        &self,
+        name: HeaderName,
+        n: Result<NameAddr<'_>, ParseError>,
+    ) -> Result<(), ParseError> {
+        n?.check().map_err(|_| ParseError::Header(name))
+    }
+
     /// The topmost Via value.
     #[inline]
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
+        // The first line's value: Via::parse stops at a comma, so the line
+        // need not be split first.
         let v = self
-            .list_values(HeaderName::Via)
-            .next()
+            .header_value(HeaderName::Via)
             .ok_or(ParseError::Missing(HeaderName::Via))?;
         Via::parse(v).map_err(|_| ParseError::Header(HeaderName::Via))
     }
@@ -155,7 +164,16 @@ impl Message {
     /// The topmost Route value, if any.
     #[inline]
     pub fn top_route(&self) -> Result<Option<NameAddr<'_>>, ParseError> {
-        self.name_addrs(HeaderName::Route).next().transpose()
+        self.first_name_addr(HeaderName::Route)
+    }
+
+    /// The first value of a name-addr header (the top Route, the first Contact...).
+    #[inline]
+    pub fn first_name_addr(&self, name: HeaderName) -> Result<Option<NameAddr<'_>>, ParseError> {
+        // NameAddr::parse stops at a comma, so the line need not be split first.
+        self.header_value(name)
+            .map(|v| NameAddr::parse(v).map_err(|_| ParseError::Header(name)))
+            .transpose()
     }
 
     #[inline]
@@ -192,20 +210,25 @@ impl Message {
     /// before acting on the message (RFC 3261 §8.2, §16.3).
     pub fn validate(&self) -> Result<(), ParseError> {
         if self.is_request() {
-            self.request_uri()?;
+            self.request_uri()?
+                .check()
+                .map_err(|_| ParseError::RequestUri)?;
         }
         for via in self.vias() {
-            via?;
+            via?.check_params()
+                .map_err(|_| ParseError::Header(HeaderName::Via))?;
         }
         self.call_id()?;
         let cseq = self.cseq()?;
-        self.from()?;
-        self.to()?;
+        self.checked(HeaderName::From, self.from())?;
+        self.checked(HeaderName::To, self.to())?;
         self.max_forwards()?;
         self.expires_s()?;
         match self.contacts()? {
             Contacts::Addrs(addrs) => {
                 for a in &addrs {
+                    a.check()
+                        .map_err(|_| ParseError::Header(HeaderName::Contact))?;
                     if let Some(Err(())) = a.expires_s() {
                         return Err(ParseError::Header(HeaderName::Contact));
                     }
@@ -215,7 +238,7 @@ impl Message {
         }
         for name in [HeaderName::Route, HeaderName::RecordRoute, HeaderName::Path] {
             for r in self.name_addrs(name) {
-                r?;
+                self.checked(name, r)?;
             }
         }
         for name in [
@@ -225,7 +248,7 @@ impl Message {
             HeaderName::ProxyAuthenticate,
         ] {
             for h in self.headers_named(name) {
-                AuthParams::parse(self.get(h.value)).map_err(|_| ParseError::Header(name))?;
+                AuthParams::parse(self.get(h.value())).map_err(|_| ParseError::Header(name))?;
             }
         }
         if let (Some(method), Some(m)) = (self.method(), self.method_bytes()) {
@@ -284,7 +307,10 @@ v=0\n";
         assert_eq!((cseq.number, cseq.method), (314159, crate::Method::Invite));
         assert_eq!(m.to().expect("to").tag(), None);
         assert_eq!(m.from().expect("from").tag(), Some(&b"1928301774"[..]));
-        let routes: Vec<&[u8]> = m.routes().map(|r| r.expect("route").uri.host).collect();
+        let routes: Vec<&[u8]> = m
+            .routes()
+            .map(|r| r.expect("route").uri().expect("uri").host)
+            .collect();
         assert_eq!(
             routes,
             vec![&b"p1.example.com"[..], b"p2.example.com", b"p3.example.com"]
@@ -293,7 +319,8 @@ v=0\n";
             m.top_route()
                 .expect("route")
                 .expect("some")
-                .uri
+                .uri()
+                .expect("uri")
                 .is_loose_router()
         );
         assert_eq!(m.max_forwards(), Ok(Some(70)));
