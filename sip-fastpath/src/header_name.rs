@@ -152,9 +152,29 @@ static COMPACT: [u8; 26] = {
 /// The longest known name, in 8-byte words.
 const WORDS: usize = 4;
 
-/// Each known name lower-cased, in little-endian words, zero-padded.
-static LOWER_WORDS: [[u64; WORDS]; KNOWN.len()] = {
-    let mut t = [[0u64; WORDS]; KNOWN.len()];
+/// A known name prepared for word-at-a-time comparison.
+#[derive(Clone, Copy)]
+struct Pattern {
+    /// The name lower-cased, little-endian words, zero-padded.
+    lower: [u64; WORDS],
+    /// 0x20 at every letter: OR-ing it into input lower-cases letters and
+    /// leaves every other byte as it is, so the compare is exact.
+    case: [u64; WORDS],
+    /// Keeps the name's bytes in its last word.
+    last_mask: u64,
+    len: u8,
+    words: u8,
+}
+
+static PATTERNS: [Pattern; KNOWN.len()] = {
+    let empty = Pattern {
+        lower: [0; WORDS],
+        case: [0; WORDS],
+        last_mask: 0,
+        len: 0,
+        words: 0,
+    };
+    let mut t = [empty; KNOWN.len()];
     let mut i = 0;
     while i < KNOWN.len() {
         let b = KNOWN[i].1.as_bytes();
@@ -164,28 +184,20 @@ static LOWER_WORDS: [[u64; WORDS]; KNOWN.len()] = {
         );
         let mut j = 0;
         while j < b.len() {
-            t[i][j / 8] |= (b[j].to_ascii_lowercase() as u64) << (8 * (j % 8));
-            j += 1;
-        }
-        i += 1;
-    }
-    t
-};
-
-/// Per known name, 0x20 at every letter: OR-ing it into input lower-cases
-/// letters and leaves every other byte as it is, so the compare is exact.
-static CASE_MASKS: [[u64; WORDS]; KNOWN.len()] = {
-    let mut t = [[0u64; WORDS]; KNOWN.len()];
-    let mut i = 0;
-    while i < KNOWN.len() {
-        let b = KNOWN[i].1.as_bytes();
-        let mut j = 0;
-        while j < b.len() {
+            t[i].lower[j / 8] |= (b[j].to_ascii_lowercase() as u64) << (8 * (j % 8));
             if b[j].is_ascii_alphabetic() {
-                t[i][j / 8] |= 0x20u64 << (8 * (j % 8));
+                t[i].case[j / 8] |= 0x20u64 << (8 * (j % 8));
             }
             j += 1;
         }
+        let rem = b.len() % 8;
+        t[i].last_mask = if rem == 0 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * rem)) - 1
+        };
+        t[i].len = b.len() as u8;
+        t[i].words = b.len().div_ceil(8) as u8;
         i += 1;
     }
     t
@@ -239,35 +251,27 @@ impl HeaderName {
     /// no known name; the caller then checks them as a token.
     #[inline(always)]
     pub(crate) fn classify_in(data: &[u8], start: usize, len: usize) -> Option<HeaderName> {
-        let words = len.div_ceil(8);
-        if len < 2 || start + words * 8 > data.len() {
+        if len < 2 || start + len.div_ceil(8) * 8 > data.len() {
             let h = HeaderName::from_bytes(&data[start..start + len]);
             return (h != HeaderName::Other).then_some(h);
         }
-        let name = &data[start..start + len];
-        let cands = &TABLE[slot(len, name[0], name[len - 1])];
+        let cands = &TABLE[slot(len, data[start], data[start + len - 1])];
         for &i in cands {
             if i == EMPTY {
                 break;
             }
-            let i = i as usize;
-            if KNOWN[i].1.len() != len {
+            let p = &PATTERNS[i as usize];
+            if usize::from(p.len) != len {
                 continue;
             }
+            let last = usize::from(p.words) - 1;
             let mut equal = true;
-            for k in 0..words {
-                let mut w = load_word(data, start + 8 * k);
-                let valid = len - 8 * k;
-                if valid < 8 {
-                    w &= (1u64 << (8 * valid)) - 1;
-                }
-                if (w | CASE_MASKS[i][k]) != LOWER_WORDS[i][k] {
-                    equal = false;
-                    break;
-                }
+            for k in 0..last {
+                equal &= (load_word(data, start + 8 * k) | p.case[k]) == p.lower[k];
             }
-            if equal {
-                return Some(KNOWN[i].0);
+            let w = load_word(data, start + 8 * last) & p.last_mask;
+            if equal && (w | p.case[last]) == p.lower[last] {
+                return Some(KNOWN[i as usize].0);
             }
         }
         None

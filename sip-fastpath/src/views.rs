@@ -63,16 +63,15 @@ impl Message {
             .map(|v| Via::parse(v).map_err(|_| ParseError::Header(HeaderName::Via)))
     }
 
-    /// The Call-ID (`word ["@" word]`, no white space).
+    /// The Call-ID as written (never empty); [`Message::validate`] checks
+    /// its characters (`word ["@" word]`, no white space).
     #[inline]
     pub fn call_id(&self) -> Result<&[u8], ParseError> {
-        let v = self
-            .header_value(HeaderName::CallId)
-            .ok_or(ParseError::Missing(HeaderName::CallId))?;
-        if v.is_empty() || v.iter().any(|&c| is_lws(c) || c < 0x21 || c == 0x7f) {
-            return Err(ParseError::Header(HeaderName::CallId));
+        match self.header_value(HeaderName::CallId) {
+            None => Err(ParseError::Missing(HeaderName::CallId)),
+            Some([]) => Err(ParseError::Header(HeaderName::CallId)),
+            Some(v) => Ok(v),
         }
-        Ok(v)
     }
 
     #[inline]
@@ -218,7 +217,13 @@ impl Message {
             via?.check_params()
                 .map_err(|_| ParseError::Header(HeaderName::Via))?;
         }
-        self.call_id()?;
+        if self
+            .call_id()?
+            .iter()
+            .any(|&c| is_lws(c) || c < 0x21 || c == 0x7f)
+        {
+            return Err(ParseError::Header(HeaderName::CallId));
+        }
         let cseq = self.cseq()?;
         self.checked(HeaderName::From, self.from())?;
         self.checked(HeaderName::To, self.to())?;
