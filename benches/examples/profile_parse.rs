@@ -7,6 +7,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use riptide_benches::messages;
+use rsip::message::HasHeaders;
 use sip_fastpath::{HeaderName, Limits, Message};
 
 fn main() {
@@ -31,6 +32,8 @@ fn main() {
                     _ => 0,
                 }
             }
+            "rsip" => rsip::SipMessage::try_from(black_box(&msg[..]))
+                .map_or(0, |m| m.headers().iter().count()),
             "parse" => {
                 Message::parse(black_box(bytes.clone()), &limits).map_or(0, |m| m.headers().len())
             }
