@@ -6,7 +6,8 @@
 //! [`Message::contacts`]...); stream framing for TCP ([`framing::StreamFramer`]);
 //! writing new messages ([`MessageBuilder`], [`Message::response`]); forwarding
 //! with small changes by splicing ([`Editor`]); digest arithmetic
-//! ([`digest`]); and transaction keys ([`ServerKey`], [`ClientKey`]).
+//! ([`digest`]); transaction keys ([`ServerKey`], [`ClientKey`]); and the
+//! RFC 3261 §17 transaction state machines ([`transaction`]), time passed in.
 //!
 //! What it is not: it has no sockets, no clock, no async and no policy. It
 //! never decides what to answer — it says what is wrong ([`ParseError`]) and
@@ -31,6 +32,7 @@ pub mod name_addr;
 pub mod params;
 mod scan;
 pub mod span;
+pub mod transaction;
 pub mod transaction_key;
 pub mod uri;
 pub mod via;
