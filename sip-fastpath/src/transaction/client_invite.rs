@@ -151,8 +151,21 @@ impl ClientInvite {
 /// Request-URI, top Via, Route set, From, Call-ID and CSeq number; the
 /// response's To (with its tag).
 pub fn ack_for(invite: &Message, response: &Message) -> Bytes {
+    same_hop_request(b"ACK", invite, response.header_value(HeaderName::To))
+}
+
+/// The CANCEL for a pending INVITE (§9.1): the INVITE's Request-URI, top Via
+/// (same branch), Route set, From, To, Call-ID and CSeq number, method CANCEL.
+/// Send it only after a provisional response has arrived on that branch.
+pub fn cancel_for(invite: &Message) -> Bytes {
+    same_hop_request(b"CANCEL", invite, invite.header_value(HeaderName::To))
+}
+
+/// A request that travels the INVITE's hop: its Request-URI, top Via, Route
+/// set, From, Call-ID and CSeq number, with `method` and the given To.
+fn same_hop_request(method: &[u8], invite: &Message, to: Option<&[u8]>) -> Bytes {
     let uri = invite.request_uri_bytes().unwrap_or_default();
-    let mut b = MessageBuilder::request(b"ACK", uri);
+    let mut b = MessageBuilder::request(method, uri);
     if let Ok(via) = invite.top_via() {
         b.push_header(HeaderName::Via, via.raw());
     }
@@ -163,7 +176,7 @@ pub fn ack_for(invite: &Message, response: &Message) -> Bytes {
     if let Some(from) = invite.header_value(HeaderName::From) {
         b.push_header(HeaderName::From, from);
     }
-    if let Some(to) = response.header_value(HeaderName::To) {
+    if let Some(to) = to {
         b.push_header(HeaderName::To, to);
     }
     if let Some(call_id) = invite.header_value(HeaderName::CallId) {
@@ -171,7 +184,8 @@ pub fn ack_for(invite: &Message, response: &Message) -> Bytes {
     }
     let mut cseq = Vec::with_capacity(16);
     push_u32(&mut cseq, invite.cseq().map_or(0, |c| c.number));
-    cseq.extend_from_slice(b" ACK");
+    cseq.push(b' ');
+    cseq.extend_from_slice(method);
     b.push_header(HeaderName::CSeq, &cseq);
     b.finish()
 }
@@ -301,6 +315,29 @@ mod tests {
         assert_eq!(t.poll_timeout(), Some(32_300));
         t.on_timeout(32_300);
         assert_eq!(drain(|| t.poll_output()), vec![Output::Terminated]);
+    }
+
+    #[test]
+    fn cancel_matches_the_invite_but_is_its_own_transaction() {
+        let invite = msg(INVITE);
+        let cancel = msg(&cancel_for(&invite));
+        assert_eq!(cancel.method(), Some(crate::Method::Cancel));
+        assert_eq!(cancel.request_uri_bytes(), invite.request_uri_bytes());
+        assert_eq!(
+            cancel.top_via().expect("via").branch(),
+            Some(&b"z9hG4bKnashds8"[..])
+        );
+        assert_eq!(cancel.cseq().expect("cseq").number, 314159);
+        assert_eq!(cancel.to().expect("to").tag(), None);
+        assert_eq!(
+            cancel.header_value(HeaderName::Route),
+            Some(&b"<sip:p1.example.com;lr>"[..])
+        );
+        assert_ne!(cancel.server_key(), invite.server_key());
+        assert_eq!(
+            cancel.client_key().expect("key").branch,
+            invite.client_key().expect("key").branch
+        );
     }
 
     #[test]

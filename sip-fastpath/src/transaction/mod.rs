@@ -21,7 +21,7 @@ mod server_invite;
 mod server_non_invite;
 mod timers;
 
-pub use client_invite::ClientInvite;
+pub use client_invite::{ClientInvite, ack_for, cancel_for};
 pub use client_non_invite::ClientNonInvite;
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
