@@ -158,6 +158,13 @@ impl<'m> Editor<'m> {
         self
     }
 
+    /// Replace the start line (a proxy turning a 503 into a 500, §16.7 step 6).
+    pub fn set_start_line(&mut self, line: &[u8]) -> &mut Self {
+        let span = self.msg.start_line_span();
+        self.splice(span.start as usize, span.len(), &[line]);
+        self
+    }
+
     /// Add a header line at the end of the header section.
     pub fn add_header(&mut self, name: HeaderName, value: &[u8]) -> &mut Self {
         self.insert_line(self.msg.headers_end(), name.as_str().as_bytes(), value);
@@ -365,6 +372,16 @@ v=0\n";
         assert_eq!(subjects, vec![&b"new"[..]]);
         assert_eq!(f.header_value(HeaderName::Supported), Some(&b"path"[..]));
         assert_eq!(f.headers_by_text(b"X-A").count(), 0);
+    }
+
+    #[test]
+    fn replaces_the_status_line() {
+        let m = parse(Bytes::from_static(b"SIP/2.0 503 Service Unavailable\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n"));
+        let mut e = m.edit();
+        e.set_start_line(b"SIP/2.0 500 Server Internal Error");
+        let f = parse(e.finish());
+        assert_eq!(f.status(), Some(500));
+        assert_eq!(f.reason(), Some(&b"Server Internal Error"[..]));
     }
 
     #[test]
