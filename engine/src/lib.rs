@@ -8,6 +8,8 @@
 //! (sockets, timers and cores are `shards`); provisioning and subscriber data
 //! live in the separate control-plane process.
 //!
-//! Start reading at [`proxy::Proxy`].
+//! Start reading at [`core::Core`] (the transaction-stateful proxy) and
+//! [`proxy::Proxy`] (routing decisions).
 
+pub mod core;
 pub mod proxy;

@@ -1,0 +1,665 @@
+//! The transaction table and fork contexts.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use sip_fastpath::transaction::{
+    ClientInvite, ClientNonInvite, Output, ServerInvite, ServerNonInvite, State, TimerConfig,
+    cancel_for,
+};
+use sip_fastpath::{ClientKey, HeaderName, Limits, Message, Method, ServerKey};
+use smallvec::SmallVec;
+
+use super::timers::{ClientKeyOrd, ServerKeyOrd, TimerQueue, TxnRef};
+use crate::proxy::{BestResponse, Forward, Proxy, ResponseContext, Target};
+
+/// Makes the branch prefixes of our client transactions (`z9hG4bK` + what
+/// lets a response find its way back to this shard + a unique part).
+pub trait Branches {
+    fn next_prefix(&mut self) -> Vec<u8>;
+}
+
+/// Branches of the form `z9hG4bK` + shard id (2 hex digits) + `-` + a counter.
+#[derive(Debug, Clone)]
+pub struct ShardBranches {
+    pub shard: u8,
+    pub counter: u64,
+}
+
+impl Branches for ShardBranches {
+    fn next_prefix(&mut self) -> Vec<u8> {
+        self.counter += 1;
+        format!("z9hG4bK{:02x}-{:x}", self.shard, self.counter).into_bytes()
+    }
+}
+
+/// Limits and timers for one shard's table.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub timers: TimerConfig,
+    /// Most server transactions at once; beyond it new requests get 503.
+    pub server_transactions_max: usize,
+    /// Whether the transport toward the next hops is reliable (TCP).
+    pub reliable_downstream: bool,
+    pub limits: Limits,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            timers: TimerConfig::default(),
+            server_transactions_max: 100_000,
+            reliable_downstream: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What the shard must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<O> {
+    /// Send a response back toward the request's origin.
+    Respond { to: O, bytes: Bytes },
+    /// Send a request to a next hop.
+    Request { to: Target, bytes: Bytes },
+    /// Call [`Core::on_timer`] no later than this.
+    WakeAt { at_ms: u64 },
+}
+
+/// What became of an incoming request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// A new server transaction: ask the role, then call [`Core::forward`] or
+    /// [`Core::respond`] with this key.
+    New(ServerKey),
+    /// A retransmission, an ACK or a CANCEL, handled here.
+    Handled,
+    /// Refused before a transaction was made (the response is in the actions).
+    Refused,
+}
+
+enum ServerSide {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+struct ServerTxn<O> {
+    side: ServerSide,
+    origin: O,
+    request: Message,
+    fork: Option<u64>,
+}
+
+enum ClientSide {
+    Invite(ClientInvite),
+    NonInvite(ClientNonInvite),
+}
+
+struct ClientTxn {
+    side: ClientSide,
+    fork: Option<u64>,
+    target: Target,
+    provisional_seen: bool,
+    /// A CANCEL is owed as soon as a provisional arrives (§9.1).
+    cancel_owed: bool,
+}
+
+struct Fork {
+    server: ServerKey,
+    ctx: ResponseContext,
+    branches: SmallVec<[ClientKey; 2]>,
+    finished: bool,
+}
+
+/// One shard's transaction-stateful proxy.
+pub struct Core<O, B> {
+    proxy: Proxy,
+    branches: B,
+    cfg: CoreConfig,
+    servers: HashMap<ServerKey, ServerTxn<O>>,
+    clients: HashMap<ClientKey, ClientTxn>,
+    forks: HashMap<u64, Fork>,
+    next_fork: u64,
+    timers: TimerQueue,
+    actions: Vec<Action<O>>,
+    /// Deadline last announced with WakeAt, so it is announced only when it moves earlier.
+    announced_wake: Option<u64>,
+}
+
+impl<O: Clone, B: Branches> Core<O, B> {
+    pub fn new(proxy: Proxy, branches: B, cfg: CoreConfig) -> Self {
+        Core {
+            proxy,
+            branches,
+            cfg,
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            forks: HashMap::new(),
+            next_fork: 0,
+            timers: TimerQueue::default(),
+            actions: Vec::new(),
+            announced_wake: None,
+        }
+    }
+
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
+    /// Server and client transactions alive.
+    pub fn transactions(&self) -> (usize, usize) {
+        (self.servers.len(), self.clients.len())
+    }
+
+    /// Take the actions produced so far.
+    pub fn drain_actions(&mut self) -> std::vec::Drain<'_, Action<O>> {
+        self.actions.drain(..)
+    }
+
+    /// The server transaction's request (for the role deciding it).
+    pub fn request(&self, key: &ServerKey) -> Option<&Message> {
+        self.servers.get(key).map(|s| &s.request)
+    }
+
+    /// A request arrived from `origin` over a reliable (TCP) or unreliable
+    /// (UDP) transport; the caller has validated it
+    /// ([`crate::proxy::validate_request`]) and marked its top Via (RFC 3581).
+    pub fn on_request(&mut self, req: Message, origin: O, reliable: bool, now_ms: u64) -> Inbound {
+        let Ok(key) = req.server_key() else {
+            return Inbound::Refused;
+        };
+        let method = req.method();
+        if let Some(s) = self.servers.get_mut(&key) {
+            match &mut s.side {
+                ServerSide::Invite(t) => t.on_request(&req, now_ms),
+                ServerSide::NonInvite(t) => t.on_request(),
+            }
+            self.pump_server(&key, now_ms);
+            return Inbound::Handled;
+        }
+        match method {
+            Some(Method::Ack) => {
+                // An ACK for a 2xx (or for nothing we know): routed statelessly by its Route set.
+                self.forward_stateless(&req);
+                Inbound::Handled
+            }
+            Some(Method::Cancel) => {
+                self.on_cancel(req, origin, key, reliable, now_ms);
+                Inbound::Handled
+            }
+            _ => {
+                if self.servers.len() >= self.cfg.server_transactions_max {
+                    let bytes = req
+                        .response(503, "Service Unavailable")
+                        .header(HeaderName::RetryAfter, b"1")
+                        .finish();
+                    self.actions.push(Action::Respond { to: origin, bytes });
+                    return Inbound::Refused;
+                }
+                let side = if method == Some(Method::Invite) {
+                    ServerSide::Invite(ServerInvite::new(reliable, self.cfg.timers))
+                } else {
+                    ServerSide::NonInvite(ServerNonInvite::new(reliable, self.cfg.timers, now_ms))
+                };
+                let is_invite = matches!(side, ServerSide::Invite(_));
+                self.servers.insert(
+                    key.clone(),
+                    ServerTxn {
+                        side,
+                        origin,
+                        request: req,
+                        fork: None,
+                    },
+                );
+                if is_invite {
+                    // §16.2: a stateful proxy answers an INVITE with 100 Trying at once.
+                    if let Some(s) = self.servers.get(&key) {
+                        let trying = s.request.response(100, "Trying").finish();
+                        self.server_send(&key, 100, trying, now_ms);
+                    }
+                }
+                self.pump_server(&key, now_ms);
+                Inbound::New(key)
+            }
+        }
+    }
+
+    /// The role answers the request itself.
+    pub fn respond(&mut self, key: &ServerKey, status: u16, bytes: Bytes, now_ms: u64) {
+        self.server_send(key, status, bytes, now_ms);
+    }
+
+    /// The role sends the request on: one client transaction per target
+    /// (`None` keeps the Request-URI). Forward failures become a 500/503 answer.
+    pub fn forward(&mut self, key: &ServerKey, targets: &[Option<Bytes>], now_ms: u64) {
+        let Some(s) = self.servers.get(key) else {
+            return;
+        };
+        let request = s.request.clone();
+        let fork_id = self.next_fork;
+        self.next_fork += 1;
+        let mut fork = Fork {
+            server: key.clone(),
+            ctx: ResponseContext::new(targets.len()),
+            branches: SmallVec::new(),
+            finished: false,
+        };
+        let mut started = Vec::new();
+        for target in targets {
+            let prefix = self.branches.next_prefix();
+            if let Ok(f) = self.proxy.forward(&request, target.as_deref(), &prefix) {
+                started.push(f);
+            }
+        }
+        if started.is_empty() {
+            let bytes = request
+                .response(500, "Server Internal Error - No Route")
+                .finish();
+            self.server_send(key, 500, bytes, now_ms);
+            return;
+        }
+        fork.ctx = ResponseContext::new(started.len());
+        for Forward { bytes, next_hop } in started {
+            let Ok(msg) = Message::parse(bytes, &self.cfg.limits) else {
+                continue;
+            };
+            let Ok(ckey) = msg.client_key() else { continue };
+            let reliable = self.cfg.reliable_downstream;
+            let side = if msg.method() == Some(Method::Invite) {
+                ClientSide::Invite(ClientInvite::new(msg, reliable, self.cfg.timers, now_ms))
+            } else {
+                ClientSide::NonInvite(ClientNonInvite::new(msg, reliable, self.cfg.timers, now_ms))
+            };
+            self.clients.insert(
+                ckey.clone(),
+                ClientTxn {
+                    side,
+                    fork: Some(fork_id),
+                    target: next_hop,
+                    provisional_seen: false,
+                    cancel_owed: false,
+                },
+            );
+            fork.branches.push(ckey.clone());
+            self.pump_client(&ckey, now_ms);
+        }
+        self.forks.insert(fork_id, fork);
+        if let Some(s) = self.servers.get_mut(key) {
+            s.fork = Some(fork_id);
+        }
+    }
+
+    /// A response arrived (already parsed). Responses matching no client
+    /// transaction are dropped (§16.7: a stateful proxy forwards them
+    /// statelessly only for 2xx to INVITE, which our Accepted state covers).
+    pub fn on_response(&mut self, resp: Message, now_ms: u64) {
+        let Ok(ckey) = resp.client_key() else { return };
+        let Some(c) = self.clients.get_mut(&ckey) else {
+            return;
+        };
+        match &mut c.side {
+            ClientSide::Invite(t) => t.on_response(&resp, now_ms),
+            ClientSide::NonInvite(t) => t.on_response(&resp, now_ms),
+        }
+        self.pump_client(&ckey, now_ms);
+    }
+
+    /// Fire every transaction timer due at `now_ms`.
+    pub fn on_timer(&mut self, now_ms: u64) {
+        while let Some(t) = self.timers.pop_due(now_ms) {
+            match t {
+                TxnRef::Server(ServerKeyOrd(key)) => {
+                    if let Some(s) = self.servers.get_mut(&key) {
+                        match &mut s.side {
+                            ServerSide::Invite(t) => t.on_timeout(now_ms),
+                            ServerSide::NonInvite(t) => t.on_timeout(now_ms),
+                        }
+                        self.pump_server(&key, now_ms);
+                    }
+                }
+                TxnRef::Client(ClientKeyOrd(key)) => {
+                    if let Some(c) = self.clients.get_mut(&key) {
+                        match &mut c.side {
+                            ClientSide::Invite(t) => t.on_timeout(now_ms),
+                            ClientSide::NonInvite(t) => t.on_timeout(now_ms),
+                        }
+                        self.pump_client(&key, now_ms);
+                    }
+                }
+            }
+        }
+        self.announced_wake = None;
+        self.announce_wake();
+    }
+
+    /// The earliest time [`Core::on_timer`] has work.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.next()
+    }
+
+    fn announce_wake(&mut self) {
+        if let Some(at) = self.timers.next() {
+            if self.announced_wake.is_none_or(|w| at < w) {
+                self.announced_wake = Some(at);
+                self.actions.push(Action::WakeAt { at_ms: at });
+            }
+        }
+    }
+
+    fn server_send(&mut self, key: &ServerKey, status: u16, bytes: Bytes, now_ms: u64) {
+        if let Some(s) = self.servers.get_mut(key) {
+            match &mut s.side {
+                ServerSide::Invite(t) => t.send(status, bytes, now_ms),
+                ServerSide::NonInvite(t) => t.send(status, bytes, now_ms),
+            }
+        }
+        self.pump_server(key, now_ms);
+    }
+
+    /// Carry out a server transaction's outputs and re-arm its timer.
+    fn pump_server(&mut self, key: &ServerKey, _now_ms: u64) {
+        let Some(s) = self.servers.get_mut(key) else {
+            return;
+        };
+        let mut terminated = false;
+        loop {
+            let out = match &mut s.side {
+                ServerSide::Invite(t) => t.poll_output(),
+                ServerSide::NonInvite(t) => t.poll_output(),
+            };
+            match out {
+                Some(Output::Send(bytes)) => self.actions.push(Action::Respond {
+                    to: s.origin.clone(),
+                    bytes,
+                }),
+                Some(Output::Request(ack)) => {
+                    // An ACK for a 2xx in Accepted: it travels end to end by its Route set.
+                    if let Ok(ack) = Message::parse(ack, &self.cfg.limits) {
+                        forward_stateless_into(
+                            &self.proxy,
+                            &mut self.branches,
+                            &ack,
+                            &mut self.actions,
+                        );
+                    }
+                }
+                Some(Output::Terminated) => terminated = true,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let deadline = match &s.side {
+            ServerSide::Invite(t) => t.poll_timeout(),
+            ServerSide::NonInvite(t) => t.poll_timeout(),
+        };
+        if terminated {
+            self.servers.remove(key);
+        } else if let Some(at) = deadline {
+            self.timers
+                .push(at, TxnRef::Server(ServerKeyOrd(key.clone())));
+        }
+        self.announce_wake();
+    }
+
+    /// Carry out a client transaction's outputs, feed its responses to the
+    /// fork, and re-arm its timer.
+    fn pump_client(&mut self, key: &ClientKey, now_ms: u64) {
+        let mut upstream: Vec<Message> = Vec::new();
+        let mut terminated = false;
+        let mut send_cancel = false;
+        {
+            let Some(c) = self.clients.get_mut(key) else {
+                return;
+            };
+            loop {
+                let out = match &mut c.side {
+                    ClientSide::Invite(t) => t.poll_output(),
+                    ClientSide::NonInvite(t) => t.poll_output(),
+                };
+                let request = match &c.side {
+                    ClientSide::Invite(t) => t.request(),
+                    ClientSide::NonInvite(t) => t.request(),
+                };
+                match out {
+                    Some(Output::Send(bytes)) => self.actions.push(Action::Request {
+                        to: c.target.clone(),
+                        bytes,
+                    }),
+                    Some(Output::Response(bytes)) => {
+                        if let Ok(m) = Message::parse(bytes, &self.cfg.limits) {
+                            if m.status().is_some_and(|s| s < 200) {
+                                if !c.provisional_seen && c.cancel_owed {
+                                    send_cancel = true;
+                                }
+                                c.provisional_seen = true;
+                            }
+                            upstream.push(m);
+                        }
+                    }
+                    // No answer from the branch: it counts as 408 (§16.7 step 2, §16.8).
+                    Some(Output::Timeout) => {
+                        upstream.push(synthesize(request, 408, "Request Timeout"))
+                    }
+                    // §16.9: a transport failure counts as 503.
+                    Some(Output::TransportError) => {
+                        upstream.push(synthesize(request, 503, "Service Unavailable"))
+                    }
+                    Some(Output::Terminated) => terminated = true,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        }
+        if send_cancel {
+            self.cancel_branch(key, now_ms);
+        }
+        let fork = self.clients.get(key).and_then(|c| c.fork);
+        let deadline = self.clients.get(key).and_then(|c| match &c.side {
+            ClientSide::Invite(t) => t.poll_timeout(),
+            ClientSide::NonInvite(t) => t.poll_timeout(),
+        });
+        if terminated {
+            self.clients.remove(key);
+        } else if let Some(at) = deadline {
+            self.timers
+                .push(at, TxnRef::Client(ClientKeyOrd(key.clone())));
+        }
+        if let Some(fork) = fork {
+            for m in upstream {
+                self.on_branch_response(fork, m, now_ms);
+            }
+        }
+        self.announce_wake();
+    }
+
+    /// A response from one branch: pop our Via and let the fork decide (§16.7).
+    fn on_branch_response(&mut self, fork_id: u64, resp: Message, now_ms: u64) {
+        let Some(status) = resp.status() else { return };
+        let mut e = resp.edit();
+        if e.pop_via().is_err() {
+            return;
+        }
+        let Ok(stripped) = Message::parse(e.finish(), &self.cfg.limits) else {
+            return;
+        };
+        let Some(fork) = self.forks.get_mut(&fork_id) else {
+            return;
+        };
+        let server = fork.server.clone();
+        if status < 200 {
+            // 100 is hop by hop; other provisionals go up at once (§16.7 step 5).
+            if status > 100 && !fork.finished {
+                self.server_send(&server, status, stripped.buffer().clone(), now_ms);
+            }
+            return;
+        }
+        if fork.finished && !(200..300).contains(&status) {
+            return;
+        }
+        match fork.ctx.on_final(stripped) {
+            BestResponse::ForwardNow {
+                bytes,
+                cancel_others,
+            } => {
+                fork.finished = true;
+                let others: Vec<ClientKey> = fork.branches.clone().into_vec();
+                self.server_send(&server, status, bytes, now_ms);
+                if cancel_others {
+                    for b in others {
+                        self.cancel_branch(&b, now_ms);
+                    }
+                }
+            }
+            BestResponse::Final(bytes) => {
+                fork.finished = true;
+                let chosen = Message::parse(bytes.clone(), &self.cfg.limits)
+                    .ok()
+                    .and_then(|m| m.status())
+                    .unwrap_or(500);
+                let is_invite = self
+                    .servers
+                    .get(&server)
+                    .is_some_and(|s| matches!(s.side, ServerSide::Invite(_)));
+                // RFC 4320 §4.1: never answer 408 to a non-INVITE request.
+                if chosen != 408 || is_invite {
+                    self.server_send(&server, chosen, bytes, now_ms);
+                }
+            }
+            BestResponse::Wait => {}
+        }
+    }
+
+    /// CANCEL a pending INVITE branch: now if it has had a provisional,
+    /// otherwise as soon as it does (§9.1).
+    fn cancel_branch(&mut self, key: &ClientKey, now_ms: u64) {
+        let Some(c) = self.clients.get_mut(key) else {
+            return;
+        };
+        let ClientSide::Invite(t) = &c.side else {
+            return;
+        };
+        if !matches!(t.state(), State::Calling | State::Proceeding) {
+            return;
+        }
+        if !c.provisional_seen {
+            c.cancel_owed = true;
+            return;
+        }
+        c.cancel_owed = false;
+        let Ok(cancel) = Message::parse(cancel_for(t.request()), &self.cfg.limits) else {
+            return;
+        };
+        let Ok(ckey) = cancel.client_key() else {
+            return;
+        };
+        let target = c.target.clone();
+        let side = ClientSide::NonInvite(ClientNonInvite::new(
+            cancel,
+            self.cfg.reliable_downstream,
+            self.cfg.timers,
+            now_ms,
+        ));
+        self.clients.insert(
+            ckey.clone(),
+            ClientTxn {
+                side,
+                fork: None,
+                target,
+                provisional_seen: false,
+                cancel_owed: false,
+            },
+        );
+        self.pump_client(&ckey, now_ms);
+    }
+
+    /// §16.10: answer the CANCEL, then cancel every pending branch of the INVITE.
+    fn on_cancel(
+        &mut self,
+        cancel: Message,
+        origin: O,
+        key: ServerKey,
+        reliable: bool,
+        now_ms: u64,
+    ) {
+        let invite_key = match &key {
+            ServerKey::Branch {
+                branch, sent_by, ..
+            } => ServerKey::Branch {
+                branch: branch.clone(),
+                sent_by: sent_by.clone(),
+                method: Bytes::from_static(b"INVITE"),
+            },
+            ServerKey::Rfc2543 { .. } => key.clone(),
+        };
+        let fork = match self.servers.get(&invite_key) {
+            Some(s) if matches!(&s.side, ServerSide::Invite(t) if t.state() == State::Proceeding) => {
+                s.fork
+            }
+            _ => {
+                let bytes = cancel
+                    .response(481, "Call/Transaction Does Not Exist")
+                    .finish();
+                self.actions.push(Action::Respond { to: origin, bytes });
+                return;
+            }
+        };
+        // The CANCEL is its own transaction, answered 200 at once.
+        let ok = cancel.response(200, "OK").finish();
+        self.servers.insert(
+            key.clone(),
+            ServerTxn {
+                side: ServerSide::NonInvite(ServerNonInvite::new(
+                    reliable,
+                    self.cfg.timers,
+                    now_ms,
+                )),
+                origin,
+                request: cancel,
+                fork: None,
+            },
+        );
+        self.server_send(&key, 200, ok, now_ms);
+        match fork.and_then(|f| self.forks.get(&f)) {
+            Some(f) => {
+                let branches: Vec<ClientKey> = f.branches.clone().into_vec();
+                for b in branches {
+                    self.cancel_branch(&b, now_ms);
+                }
+            }
+            None => {
+                // Not forwarded yet: the role is still deciding; answer 487 ourselves.
+                if let Some(s) = self.servers.get(&invite_key) {
+                    let bytes = s.request.response(487, "Request Terminated").finish();
+                    self.server_send(&invite_key, 487, bytes, now_ms);
+                }
+            }
+        }
+    }
+
+    fn forward_stateless(&mut self, req: &Message) {
+        forward_stateless_into(&self.proxy, &mut self.branches, req, &mut self.actions);
+    }
+}
+
+/// Forward a request without a transaction (an ACK for a 2xx, §16.11 style).
+fn forward_stateless_into<O, B: Branches>(
+    proxy: &Proxy,
+    branches: &mut B,
+    req: &Message,
+    actions: &mut Vec<Action<O>>,
+) {
+    let prefix = branches.next_prefix();
+    if let Ok(Forward { bytes, next_hop }) = proxy.forward(req, None, &prefix) {
+        actions.push(Action::Request {
+            to: next_hop,
+            bytes,
+        });
+    }
+}
+
+/// A response the proxy makes up for a branch (timeout, transport error),
+/// shaped as if it had come from downstream: our Via stays on top.
+fn synthesize(request: &Message, status: u16, reason: &str) -> Message {
+    let bytes = request.response(status, reason).finish();
+    Message::parse(bytes, &Limits::default()).unwrap_or_else(|_| request.clone())
+}
