@@ -13,3 +13,5 @@
 
 pub mod core;
 pub mod proxy;
+pub mod resolve;
+pub mod roles;
