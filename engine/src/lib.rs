@@ -11,6 +11,7 @@
 //! Start reading at [`core::Core`] (the transaction-stateful proxy) and
 //! [`proxy::Proxy`] (routing decisions).
 
+pub mod auth;
 pub mod core;
 pub mod proxy;
 pub mod resolve;
