@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod core;
+pub mod hss;
 pub mod proxy;
 pub mod resolve;
 pub mod roles;
