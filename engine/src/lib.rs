@@ -15,5 +15,6 @@ pub mod auth;
 pub mod core;
 pub mod hss;
 pub mod proxy;
+pub mod registrar;
 pub mod resolve;
 pub mod roles;
