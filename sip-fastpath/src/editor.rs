@@ -110,21 +110,14 @@ impl<'m> Editor<'m> {
         Ok(self)
     }
 
-    /// Put a Record-Route first in the list (§16.6 step 4).
-    pub fn prepend_record_route(&mut self, value: &[u8]) -> &mut Self {
+    /// Put a value first in a list header (Record-Route §16.6 step 4, Path
+    /// RFC 3327, Route when a registered Path becomes the route set): a new
+    /// line before the header's first line, or at the end of the headers.
+    pub fn prepend(&mut self, name: HeaderName, value: &[u8]) -> &mut Self {
         let at = self
-            .first(HeaderName::RecordRoute)
+            .first(name)
             .map_or(self.msg.headers_end(), |h| h.name_span().start as usize);
-        self.insert_line(at, b"Record-Route", value);
-        self
-    }
-
-    /// Put a Path first in the list (RFC 3327).
-    pub fn prepend_path(&mut self, value: &[u8]) -> &mut Self {
-        let at = self
-            .first(HeaderName::Path)
-            .map_or(self.msg.headers_end(), |h| h.name_span().start as usize);
-        self.insert_line(at, b"Path", value);
+        self.insert_line(at, name.as_str().as_bytes(), value);
         self
     }
 
@@ -291,7 +284,7 @@ v=0\n";
             .expect("via");
         e.remove_top_route().expect("route");
         e.decrement_max_forwards().expect("mf");
-        e.prepend_record_route(b"<sip:us.example.com;lr>");
+        e.prepend(HeaderName::RecordRoute, b"<sip:us.example.com;lr>");
         e.push_via(b"SIP/2.0/UDP us.example.com;branch=z9hG4bKus1");
         let out = e.finish();
         let expected = b"INVITE sip:bob@biloxi.com SIP/2.0\r\n\

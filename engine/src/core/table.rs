@@ -11,7 +11,7 @@ use sip_fastpath::{ClientKey, HeaderName, Limits, Message, Method, ServerKey};
 use smallvec::SmallVec;
 
 use super::timers::{ClientKeyOrd, ServerKeyOrd, TimerQueue, TxnRef};
-use crate::proxy::{BestResponse, Forward, Proxy, ResponseContext, Target};
+use crate::proxy::{BestResponse, ForkTarget, Forward, Proxy, ResponseContext, Target};
 
 /// Makes the branch prefixes of our client transactions (`z9hG4bK` + what
 /// lets a response find its way back to this shard + a unique part).
@@ -229,9 +229,9 @@ impl<O: Clone, B: Branches> Core<O, B> {
         self.server_send(key, status, bytes, now_ms);
     }
 
-    /// The role sends the request on: one client transaction per target
-    /// (`None` keeps the Request-URI). Forward failures become a 500/503 answer.
-    pub fn forward(&mut self, key: &ServerKey, targets: &[Option<Bytes>], now_ms: u64) {
+    /// The role sends the request on: one client transaction per target.
+    /// If no target can be reached the request is answered 500.
+    pub fn forward(&mut self, key: &ServerKey, targets: &[ForkTarget], now_ms: u64) {
         let Some(s) = self.servers.get(key) else {
             return;
         };
@@ -247,7 +247,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
         let mut started = Vec::new();
         for target in targets {
             let prefix = self.branches.next_prefix();
-            if let Ok(f) = self.proxy.forward(&request, target.as_deref(), &prefix) {
+            if let Ok(f) = self.proxy.forward(&request, target, &prefix) {
                 started.push(f);
             }
         }
@@ -649,7 +649,7 @@ fn forward_stateless_into<O, B: Branches>(
     actions: &mut Vec<Action<O>>,
 ) {
     let prefix = branches.next_prefix();
-    if let Ok(Forward { bytes, next_hop }) = proxy.forward(req, None, &prefix) {
+    if let Ok(Forward { bytes, next_hop }) = proxy.forward(req, &ForkTarget::unchanged(), &prefix) {
         actions.push(Action::Request {
             to: next_hop,
             bytes,

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use sip_fastpath::{HeaderName, Limits, Message, Method, ServerKey};
 
 use super::{Action, Core, CoreConfig, Inbound, ShardBranches};
-use crate::proxy::{LocalIdentity, Proxy, Target};
+use crate::proxy::{ForkTarget, LocalIdentity, Proxy, Target};
 
 const UAC: &str = "uac";
 
@@ -92,7 +92,7 @@ fn invite_is_proxied_to_the_target_with_100_180_200() {
     let key = new_key(c.on_request(request("INVITE", 1, "z9hG4bKuac1", None), UAC, false, 0));
     let s = take(&mut c);
     assert_eq!(statuses(&s), vec![100], "100 Trying at once");
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 1);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 1);
     let s = take(&mut c);
     assert_eq!(s.down.len(), 1);
     let (to, fwd) = &s.down[0];
@@ -122,7 +122,7 @@ fn invite_is_proxied_to_the_target_with_100_180_200() {
 fn retransmitted_invite_is_absorbed_and_answered_with_the_last_provisional() {
     let mut c = core(CoreConfig::default());
     let key = new_key(c.on_request(request("INVITE", 1, "z9hG4bKuac2", None), UAC, false, 0));
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 0);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 0);
     let s = take(&mut c);
     let fwd = s.down[0].1.clone();
     assert_eq!(
@@ -142,7 +142,7 @@ fn retransmitted_invite_is_absorbed_and_answered_with_the_last_provisional() {
 fn a_failure_is_acked_hop_by_hop_and_passed_up() {
     let mut c = core(CoreConfig::default());
     let key = new_key(c.on_request(request("INVITE", 1, "z9hG4bKuac3", None), UAC, false, 0));
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 0);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 0);
     let fwd = take(&mut c).down.remove(0).1;
     c.on_response(answer(&fwd, 486), 10);
     let s = take(&mut c);
@@ -165,7 +165,7 @@ fn a_failure_is_acked_hop_by_hop_and_passed_up() {
 fn cancel_is_answered_and_sent_down_then_487_comes_back() {
     let mut c = core(CoreConfig::default());
     let key = new_key(c.on_request(request("INVITE", 1, "z9hG4bKuac4", None), UAC, false, 0));
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 0);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 0);
     let fwd = take(&mut c).down.remove(0).1;
     c.on_response(answer(&fwd, 180), 5);
     take(&mut c);
@@ -198,7 +198,7 @@ fn cancel_is_answered_and_sent_down_then_487_comes_back() {
 fn cancel_before_any_provisional_waits_for_one() {
     let mut c = core(CoreConfig::default());
     let key = new_key(c.on_request(request("INVITE", 1, "z9hG4bKuac5", None), UAC, false, 0));
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 0);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 0);
     let fwd = take(&mut c).down.remove(0).1;
     c.on_request(request("CANCEL", 1, "z9hG4bKuac5", None), UAC, false, 10);
     let s = take(&mut c);
@@ -231,7 +231,7 @@ fn cancel_for_nothing_is_481() {
 fn silent_branch_times_out_as_408_for_invite() {
     let mut c = core(CoreConfig::default());
     let key = new_key(c.on_request(request("INVITE", 1, "z9hG4bKuac6", None), UAC, false, 0));
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 0);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 0);
     let s = take(&mut c);
     assert_eq!(s.wake, Some(500), "Timer A");
     // Drive the clock: retransmissions, then Timer B.
@@ -270,7 +270,7 @@ fn silent_branch_times_out_as_408_for_invite() {
 fn silent_branch_for_non_invite_is_never_answered_408() {
     let mut c = core(CoreConfig::default());
     let key = new_key(c.on_request(request("OPTIONS", 1, "z9hG4bKuac7", None), UAC, false, 0));
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 0);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 0);
     take(&mut c);
     let mut up = Vec::new();
     while let Some(at) = c.next_deadline() {
@@ -291,8 +291,8 @@ fn fork_returns_the_2xx_and_cancels_the_other_branch() {
     c.forward(
         &key,
         &[
-            Some(Bytes::from_static(BOB)),
-            Some(Bytes::from_static(b"sip:6505550002@10.0.0.3:5060")),
+            ForkTarget::uri(Bytes::from_static(BOB)),
+            ForkTarget::uri(Bytes::from_static(b"sip:6505550002@10.0.0.3:5060")),
         ],
         0,
     );
@@ -328,8 +328,8 @@ fn fork_with_only_failures_sends_the_best_one() {
     c.forward(
         &key,
         &[
-            Some(Bytes::from_static(BOB)),
-            Some(Bytes::from_static(b"sip:6505550002@10.0.0.3:5060")),
+            ForkTarget::uri(Bytes::from_static(BOB)),
+            ForkTarget::uri(Bytes::from_static(b"sip:6505550002@10.0.0.3:5060")),
         ],
         0,
     );
@@ -387,7 +387,7 @@ fn ack_for_a_2xx_is_forwarded_statelessly_by_its_request_uri() {
 fn everything_is_cleaned_up_after_a_call() {
     let mut c = core(CoreConfig::default());
     let key = new_key(c.on_request(request("INVITE", 1, "z9hG4bKclean", None), UAC, false, 0));
-    c.forward(&key, &[Some(Bytes::from_static(BOB))], 0);
+    c.forward(&key, &[ForkTarget::uri(Bytes::from_static(BOB))], 0);
     let fwd = take(&mut c).down.remove(0).1;
     c.on_response(answer(&fwd, 200), 10);
     take(&mut c);

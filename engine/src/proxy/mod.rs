@@ -11,6 +11,6 @@ mod validate;
 
 pub use hop::{Target, Transport, request_target, response_target};
 pub use local::LocalIdentity;
-pub use route::{Forward, ForwardError, Proxy, RouteDecision};
+pub use route::{ForkTarget, Forward, ForwardError, Proxy, RouteDecision};
 pub use select::{BestResponse, ResponseContext};
 pub use validate::{Rejection, validate_request};

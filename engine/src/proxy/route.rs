@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use sip_fastpath::{EditError, HeaderName, Message, Method, NameAddr, ParseError, Uri};
+use smallvec::SmallVec;
 
 use super::hop::{Target, request_target};
 use super::local::LocalIdentity;
@@ -29,6 +30,29 @@ pub enum ForwardError {
     Edit(#[from] EditError),
     #[error("no usable next hop")]
     NoNextHop,
+}
+
+/// Where one branch of a fork goes: a new Request-URI (`None` keeps it) and
+/// Route values to put first (a registered binding's Path, RFC 3327).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ForkTarget {
+    pub uri: Option<Bytes>,
+    pub route: SmallVec<[Bytes; 2]>,
+}
+
+impl ForkTarget {
+    /// A target that only retargets the Request-URI.
+    pub fn uri(uri: Bytes) -> Self {
+        ForkTarget {
+            uri: Some(uri),
+            route: SmallVec::new(),
+        }
+    }
+
+    /// Keep the Request-URI and the Route set.
+    pub fn unchanged() -> Self {
+        ForkTarget::default()
+    }
 }
 
 /// A request ready for one target.
@@ -144,16 +168,18 @@ impl Proxy {
         Ok(self.local.is_local_uri(&uri))
     }
 
-    /// §16.6: build the request for one target. `target_uri` replaces the
-    /// Request-URI when given (a registered contact, say); `branch_prefix` is
+    /// §16.6: build the request for one target: its URI replaces the
+    /// Request-URI when given (a registered contact, say), its route values go
+    /// first in the Route set; `branch_prefix` is
     /// `z9hG4bK` plus whatever the shard encodes (its id and a unique part);
     /// the loop-detection hash is appended to it.
     pub fn forward(
         &self,
         req: &Message,
-        target_uri: Option<&[u8]>,
+        target: &ForkTarget,
         branch_prefix: &[u8],
     ) -> Result<Forward, ForwardError> {
+        let target_uri = target.uri.as_deref();
         let hash = loop_hash(req);
         let mut e = req.edit();
         // Our own top Route goes (§16.4); the first Route left is the next hop,
@@ -166,7 +192,8 @@ impl Proxy {
                 first_route = routes.next().transpose()?;
             }
         }
-        let next_hop = match &first_route {
+        let pushed_route = target.route.first().and_then(|r| NameAddr::parse(r).ok());
+        let next_hop = match pushed_route.as_ref().or(first_route.as_ref()) {
             Some(r) => r.uri().ok().as_ref().and_then(request_target),
             None => {
                 let uri = target_uri.or(req.request_uri_bytes()).unwrap_or_default();
@@ -177,10 +204,13 @@ impl Proxy {
         if let Some(uri) = target_uri {
             e.set_request_uri(uri);
         }
+        for r in &target.route {
+            e.prepend(HeaderName::Route, r);
+        }
         e.decrement_max_forwards()?;
         if self.record_route.is_some() && is_dialog_forming(req) {
             if let Some(rr) = &self.record_route {
-                e.prepend_record_route(rr);
+                e.prepend(HeaderName::RecordRoute, rr);
             }
         }
         let mut via = Vec::with_capacity(96);
@@ -239,7 +269,9 @@ mod tests {
             "Route: <sip:scscf.example.com:5054;lr;orig>, <sip:as.example.net:5070;transport=tcp;lr>\r\n",
         );
         assert_eq!(p.preprocess(&r), Ok(RouteDecision::FollowRoute));
-        let f = p.forward(&r, None, b"z9hG4bK0abc").expect("forwards");
+        let f = p
+            .forward(&r, &ForkTarget::unchanged(), b"z9hG4bK0abc")
+            .expect("forwards");
         let out = Message::parse(f.bytes.clone(), &Limits::default()).expect("parses");
         assert_eq!(
             out.header_value(HeaderName::Route),
@@ -271,7 +303,9 @@ mod tests {
         let f = p
             .forward(
                 &r,
-                Some(b"sip:6505550002@10.0.0.2:5060;transport=tcp"),
+                &ForkTarget::uri(Bytes::from_static(
+                    b"sip:6505550002@10.0.0.2:5060;transport=tcp",
+                )),
                 b"z9hG4bK1x",
             )
             .expect("forwards");
@@ -287,6 +321,36 @@ mod tests {
     }
 
     #[test]
+    fn a_registered_path_becomes_the_first_routes_and_the_next_hop() {
+        let p = proxy();
+        let r = req(
+            "INVITE sip:6505550002@example.com SIP/2.0",
+            "Route: <sip:scscf.example.com:5054;lr>\r\n",
+        );
+        let target = ForkTarget {
+            uri: Some(Bytes::from_static(b"sip:6505550002@10.0.0.2:5060")),
+            route: smallvec::smallvec![
+                Bytes::from_static(b"<sip:pcscf.example.com:5058;lr>"),
+                Bytes::from_static(b"<sip:edge.example.com;lr>")
+            ],
+        };
+        let f = p.forward(&r, &target, b"z9hG4bKp").expect("fwd");
+        let out = Message::parse(f.bytes, &Limits::default()).expect("parses");
+        let routes: Vec<&[u8]> = out.list_values(HeaderName::Route).collect();
+        assert_eq!(
+            routes,
+            vec![
+                &b"<sip:pcscf.example.com:5058;lr>"[..],
+                b"<sip:edge.example.com;lr>"
+            ]
+        );
+        assert_eq!(
+            (&f.next_hop.host[..], f.next_hop.port),
+            (&b"pcscf.example.com"[..], 5058)
+        );
+    }
+
+    #[test]
     fn foreign_request_uri_is_forwarded_there() {
         let p = proxy();
         let r = req("INVITE sip:bob@biloxi.com SIP/2.0", "");
@@ -298,7 +362,9 @@ mod tests {
         let p = proxy();
         let r = req("INVITE sip:bob@biloxi.com SIP/2.0", "");
         let once = Message::parse(
-            p.forward(&r, None, b"z9hG4bKs1").expect("fwd").bytes,
+            p.forward(&r, &ForkTarget::unchanged(), b"z9hG4bKs1")
+                .expect("fwd")
+                .bytes,
             &Limits::default(),
         )
         .expect("parses");
@@ -320,7 +386,9 @@ mod tests {
         let mut e = r.edit();
         e.replace_header(HeaderName::To, b"<sip:6505550002@example.com>;tag=9");
         let r = Message::parse(e.finish(), &Limits::default()).expect("parses");
-        let f = p.forward(&r, None, b"z9hG4bK2").expect("fwd");
+        let f = p
+            .forward(&r, &ForkTarget::unchanged(), b"z9hG4bK2")
+            .expect("fwd");
         let out = Message::parse(f.bytes, &Limits::default()).expect("parses");
         assert_eq!(out.header(HeaderName::RecordRoute), None);
     }
@@ -333,7 +401,7 @@ mod tests {
         e.replace_header(HeaderName::MaxForwards, b"0");
         let r = Message::parse(e.finish(), &Limits::default()).expect("parses");
         assert_eq!(
-            p.forward(&r, None, b"z9hG4bK3").err(),
+            p.forward(&r, &ForkTarget::unchanged(), b"z9hG4bK3").err(),
             Some(ForwardError::Edit(EditError::MaxForwardsExhausted))
         );
     }

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use sip_fastpath::{HeaderName, Message};
 use smallvec::SmallVec;
 
+use crate::proxy::ForkTarget;
+
 /// What a role decided for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -20,9 +22,8 @@ pub enum Decision {
         reason: &'static str,
         headers: Vec<(HeaderName, Bytes)>,
     },
-    /// Send it to each of these targets in parallel: a new Request-URI, or
-    /// `None` to keep the Request-URI (and follow the Route set).
-    Forward(SmallVec<[Option<Bytes>; 2]>),
+    /// Send it to each of these targets in parallel.
+    Forward(SmallVec<[ForkTarget; 2]>),
 }
 
 impl Decision {
@@ -53,6 +54,13 @@ impl Decision {
     }
 }
 
+/// What a role knows about a request besides its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The shard's clock, in milliseconds since the Unix epoch.
+    pub now_ms: u64,
+}
+
 /// A SIP role. Roles that need data (subscriber profiles, bindings) await it;
 /// on a shard's single-threaded executor their futures need not be `Send`.
 #[allow(async_fn_in_trait)]
@@ -61,5 +69,5 @@ pub trait Role {
     fn name(&self) -> &'static str;
 
     /// Decide what happens to a new request addressed to this role.
-    async fn on_request(&self, request: &Message) -> Decision;
+    async fn on_request(&self, request: &Message, ctx: &RequestContext) -> Decision;
 }

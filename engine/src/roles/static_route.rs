@@ -6,7 +6,8 @@ use bytes::Bytes;
 use sip_fastpath::Message;
 use smallvec::smallvec;
 
-use super::{Decision, Role};
+use super::{Decision, RequestContext, Role};
+use crate::proxy::ForkTarget;
 
 /// One rule: requests whose Request-URI host is `host` (`*` for any) go to `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +39,10 @@ impl Role for StaticRoutes {
         "static-route"
     }
 
-    async fn on_request(&self, request: &Message) -> Decision {
+    async fn on_request(&self, request: &Message, _ctx: &RequestContext) -> Decision {
         match self.target_for(request) {
             // The target becomes the Request-URI: the next hop is that host.
-            Some(t) => Decision::Forward(smallvec![Some(t.clone())]),
+            Some(t) => Decision::Forward(smallvec![ForkTarget::uri(t.clone())]),
             None => Decision::respond(404, "Not Found - No Route"),
         }
     }
@@ -59,6 +60,8 @@ mod tests {
         )
         .expect("parses")
     }
+
+    const CTX: RequestContext = RequestContext { now_ms: 0 };
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         // The role's future never waits; poll it once.
@@ -86,17 +89,19 @@ mod tests {
             ],
         };
         assert_eq!(
-            block_on(r.on_request(&req("sip:bob@BILOXI.com"))),
-            Decision::Forward(smallvec![Some(Bytes::from_static(
+            block_on(r.on_request(&req("sip:bob@BILOXI.com"), &CTX)),
+            Decision::Forward(smallvec![ForkTarget::uri(Bytes::from_static(
                 b"sip:service@127.0.0.1:5070"
             ))])
         );
         assert_eq!(
-            block_on(r.on_request(&req("sip:bob@elsewhere.net"))),
-            Decision::Forward(smallvec![Some(Bytes::from_static(b"sip:127.0.0.1:5080"))])
+            block_on(r.on_request(&req("sip:bob@elsewhere.net"), &CTX)),
+            Decision::Forward(smallvec![ForkTarget::uri(Bytes::from_static(
+                b"sip:127.0.0.1:5080"
+            ))])
         );
         let none = StaticRoutes::default();
-        let d = block_on(none.on_request(&req("sip:bob@x")));
+        let d = block_on(none.on_request(&req("sip:bob@x"), &CTX));
         assert_eq!(d, Decision::respond(404, "Not Found - No Route"));
         let resp = Message::parse(
             d.response_bytes(&req("sip:bob@x")).expect("bytes"),
