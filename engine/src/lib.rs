@@ -18,3 +18,4 @@ pub mod proxy;
 pub mod registrar;
 pub mod resolve;
 pub mod roles;
+pub mod scscf;

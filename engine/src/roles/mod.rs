@@ -22,6 +22,8 @@ pub enum Decision {
         reason: &'static str,
         headers: Vec<(HeaderName, Bytes)>,
     },
+    /// Answer with this complete response, built by the role (a registrar's 200 OK).
+    Ready(Bytes),
     /// Send it to each of these targets in parallel.
     Forward(SmallVec<[ForkTarget; 2]>),
 }
@@ -49,6 +51,7 @@ impl Decision {
                 }
                 Some(b.finish())
             }
+            Decision::Ready(bytes) => Some(bytes.clone()),
             Decision::Forward(_) => None,
         }
     }

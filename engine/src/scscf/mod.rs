@@ -1,0 +1,63 @@
+//! The S-CSCF role: registrar with digest authentication (REGISTER) and
+//! terminating routing to registered bindings (everything else), over two
+//! dependencies it awaits — the HSS cache ([`HssCache`]) and the
+//! registration store ([`BindingStore`]).
+
+mod deps;
+mod register;
+mod route;
+
+#[cfg(test)]
+mod tests;
+
+pub use deps::{BindingStore, HssCache, StoreError, Versioned};
+
+use sip_fastpath::{Message, Method, Scheme, Uri};
+
+use crate::registrar::RegistrarConfig;
+use crate::roles::{Decision, RequestContext, Role};
+
+/// S-CSCF settings (Clearwater's names).
+#[derive(Debug, Clone, Default)]
+pub struct ScscfConfig {
+    pub registrar: RegistrarConfig,
+    /// `nonce_count_supported`: accept a nonce-count above 1 (off by default).
+    pub nonce_count_supported: bool,
+    /// The S-CSCF name given to the HSS in reg-data PUTs (`scscf_uri`).
+    pub server_name: String,
+}
+
+/// The S-CSCF over its HSS cache `H` and binding store `S`.
+pub struct Scscf<H, S> {
+    pub hss: H,
+    pub store: S,
+    pub cfg: ScscfConfig,
+}
+
+impl<H: HssCache, S: BindingStore> Role for Scscf<H, S> {
+    fn name(&self) -> &'static str {
+        "scscf"
+    }
+
+    async fn on_request(&self, request: &Message, ctx: &RequestContext) -> Decision {
+        if request.method() == Some(Method::Register) {
+            self.on_register(request, ctx).await
+        } else {
+            self.route_terminating(request, ctx).await
+        }
+    }
+}
+
+/// An IMPU as the HSS cache keys it: `sip:user@host` (no port, parameters or
+/// headers), or a TEL URI's number with its scheme.
+pub fn impu_of(uri: &Uri<'_>) -> Option<String> {
+    let user = std::str::from_utf8(uri.user?).ok()?;
+    match uri.scheme {
+        Scheme::Sip | Scheme::Sips => {
+            let host = std::str::from_utf8(uri.host).ok()?;
+            Some(format!("sip:{user}@{}", host.to_ascii_lowercase()))
+        }
+        Scheme::Tel => Some(format!("tel:{user}")),
+        Scheme::Other => None,
+    }
+}
