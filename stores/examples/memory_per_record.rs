@@ -25,7 +25,9 @@ fn main() {
         let key = format!("sip:+1555{i:07}@ims.example.com");
         key_bytes += key.len();
         let value = Bytes::from(vec![b'x'; value_len]);
-        let CasPlan::Write(entry) = map.prepare_cas(key.as_bytes(), 0, value, 1_000 + i, 0).unwrap()
+        let CasPlan::Write(entry) = map
+            .prepare_cas(key.as_bytes(), 0, value, 1_000 + i, 0)
+            .unwrap()
         else {
             panic!("conflict")
         };
