@@ -53,6 +53,12 @@ fn embedded(c: &mut Criterion) {
             black_box(store.get(&keys[i], 1).map(|r: Record| r.version))
         })
     });
+    c.bench_function("embedded/get_ref", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS_COUNT;
+            black_box(store.get_ref(&keys[i], 1).map(|r| r.value.len()))
+        })
+    });
     drop(store);
 
     for (name, fsync) in [

@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::map::RecordRef;
 use crate::{KEY_LEN_MAX, Record, VALUE_LEN_MAX};
 
 /// Bytes before a frame's payload.
@@ -49,7 +50,15 @@ pub(crate) enum FrameRead<'a> {
 /// Appends one framed entry to `buf`.
 pub(crate) fn encode_entry(buf: &mut Vec<u8>, entry: &LogEntry) {
     match entry {
-        LogEntry::Put { key, record } => encode_put(buf, key, record),
+        LogEntry::Put { key, record } => encode_put(
+            buf,
+            key,
+            RecordRef {
+                value: &record.value,
+                version: record.version,
+                expires_at_ms: record.expires_at_ms,
+            },
+        ),
         LogEntry::Delete { key } => {
             let start = begin_frame(buf);
             buf.push(TAG_DELETE);
@@ -61,13 +70,13 @@ pub(crate) fn encode_entry(buf: &mut Vec<u8>, entry: &LogEntry) {
 
 /// Appends one framed put of `record` under `key` to `buf`, without cloning
 /// either (a snapshot writes every record this way).
-pub(crate) fn encode_put(buf: &mut Vec<u8>, key: &[u8], record: &Record) {
+pub(crate) fn encode_put(buf: &mut Vec<u8>, key: &[u8], record: RecordRef<'_>) {
     let start = begin_frame(buf);
     buf.push(TAG_PUT);
     put_bytes(buf, key);
     buf.extend_from_slice(&record.version.to_le_bytes());
     buf.extend_from_slice(&record.expires_at_ms.to_le_bytes());
-    put_bytes(buf, &record.value);
+    put_bytes(buf, record.value);
     end_frame(buf, start);
 }
 

@@ -4,13 +4,81 @@
 //! the [`LogEntry`] to persist; once persisted, the entry is [`ShardMap::apply`]d.
 //! Recovery replays the same entries through the same `apply`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Borrow;
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::entry::LogEntry;
 use crate::record::{check_key, check_record_limits};
 use crate::{Record, StoreError};
+
+/// A record as the map holds it, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub value: &'a [u8],
+    pub version: u64,
+    pub expires_at_ms: u64,
+}
+
+impl RecordRef<'_> {
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        now_ms >= self.expires_at_ms
+    }
+
+    /// An owned copy.
+    pub fn to_record(&self) -> Record {
+        Record {
+            value: Bytes::copy_from_slice(self.value),
+            version: self.version,
+            expires_at_ms: self.expires_at_ms,
+        }
+    }
+}
+
+/// One record in the table: 48 bytes, the key's allocation shared with the
+/// expiry index (memory per AoR is a stated limit: ARCHITECTURE, issue 5).
+#[derive(Debug)]
+struct Slot {
+    key: Arc<[u8]>,
+    value: Box<[u8]>,
+    version: u64,
+    expires_at_ms: u64,
+}
+
+impl Slot {
+    fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            value: &self.value,
+            version: self.version,
+            expires_at_ms: self.expires_at_ms,
+        }
+    }
+}
+
+// A slot is identified by its key alone, hashed as `[u8]` hashes, so the
+// table can be searched with a `&[u8]`.
+impl Borrow<[u8]> for Slot {
+    fn borrow(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+impl Hash for Slot {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key[..].hash(state);
+    }
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Slot {}
 
 /// What a compare-and-set will do.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,9 +105,9 @@ pub enum DeletePlan {
 /// Records by key, with an index by expiry. Every record is in both.
 #[derive(Debug, Default)]
 pub struct ShardMap {
-    records: HashMap<Bytes, Record>,
+    records: HashSet<Slot>,
     /// (expires_at_ms, key): cancelling on rewrite is one O(log n) removal.
-    expiry: BTreeSet<(u64, Bytes)>,
+    expiry: BTreeSet<(u64, Arc<[u8]>)>,
 }
 
 impl ShardMap {
@@ -57,8 +125,11 @@ impl ShardMap {
     }
 
     /// The record as a reader at `now_ms` sees it.
-    pub fn get(&self, key: &[u8], now_ms: u64) -> Option<&Record> {
-        self.records.get(key).filter(|r| !r.is_expired(now_ms))
+    pub fn get(&self, key: &[u8], now_ms: u64) -> Option<RecordRef<'_>> {
+        self.records
+            .get(key)
+            .map(Slot::as_ref)
+            .filter(|r| !r.is_expired(now_ms))
     }
 
     /// The version a writer at `now_ms` must present: 0 when absent or expired.
@@ -114,19 +185,31 @@ impl ShardMap {
     pub fn apply(&mut self, entry: LogEntry) {
         match entry {
             LogEntry::Put { key, record } => {
-                let expires_at_ms = record.expires_at_ms;
-                if let Some(old) = self.records.insert(key.clone(), record) {
-                    self.expiry.remove(&(old.expires_at_ms, key.clone()));
-                }
-                self.expiry.insert((expires_at_ms, key));
+                let key = match self.remove(&key) {
+                    Some(old) => old.key,
+                    None => Arc::from(&key[..]),
+                };
+                self.expiry.insert((record.expires_at_ms, Arc::clone(&key)));
+                self.records.insert(Slot {
+                    key,
+                    // No copy when the value's buffer is whole and unshared.
+                    value: Vec::from(record.value).into_boxed_slice(),
+                    version: record.version,
+                    expires_at_ms: record.expires_at_ms,
+                });
             }
             LogEntry::Delete { key } => {
-                if let Some(old) = self.records.remove(&key) {
-                    self.expiry.remove(&(old.expires_at_ms, key));
-                }
+                self.remove(&key);
             }
         }
         debug_assert_eq!(self.records.len(), self.expiry.len());
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Slot> {
+        let old = self.records.take(key)?;
+        self.expiry
+            .remove(&(old.expires_at_ms, Arc::clone(&old.key)));
+        Some(old)
     }
 
     /// Plans removing up to `count_max` records expired at `now_ms`,
@@ -137,7 +220,9 @@ impl ShardMap {
             .iter()
             .take_while(|(expires_at_ms, _)| *expires_at_ms <= now_ms)
             .take(count_max)
-            .map(|(_, key)| LogEntry::Delete { key: key.clone() })
+            .map(|(_, key)| LogEntry::Delete {
+                key: Bytes::copy_from_slice(key),
+            })
             .collect()
     }
 
@@ -147,8 +232,10 @@ impl ShardMap {
     }
 
     /// Every record held, expired or not, in no particular order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Bytes, &Record)> {
-        self.records.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], RecordRef<'_>)> {
+        self.records
+            .iter()
+            .map(|slot| (&slot.key[..], slot.as_ref()))
     }
 }
 

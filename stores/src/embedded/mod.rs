@@ -17,7 +17,7 @@ mod tests;
 
 pub use entry::LogEntry;
 pub use log_writer::LogWriter;
-pub use map::{CasPlan, DeletePlan, ShardMap};
+pub use map::{CasPlan, DeletePlan, RecordRef, ShardMap};
 pub use store::{ShardStore, ShardStoreConfig};
 
 /// When the log is fsynced: what an acknowledged write survives.

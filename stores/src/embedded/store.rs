@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::log_writer::{LogWriter, io_error, sync_dir};
-use super::map::{CasPlan, DeletePlan, ShardMap};
+use super::map::{CasPlan, DeletePlan, RecordRef, ShardMap};
 use super::recovery::{list_segments, recover, segment_path};
 use super::snapshot::write_snapshot;
 use super::{FsyncPolicy, LogEntry};
@@ -87,9 +87,14 @@ impl ShardStore {
         })
     }
 
-    /// The record as a reader at `now_ms` sees it (absent once expired).
+    /// The record as a reader at `now_ms` sees it (absent once expired), copied.
     pub fn get(&self, key: &[u8], now_ms: u64) -> Option<Record> {
-        self.map.get(key, now_ms).cloned()
+        self.map.get(key, now_ms).map(|r| r.to_record())
+    }
+
+    /// The record as a reader at `now_ms` sees it, borrowed (no copy).
+    pub fn get_ref(&self, key: &[u8], now_ms: u64) -> Option<RecordRef<'_>> {
+        self.map.get(key, now_ms)
     }
 
     /// Stores `value` if the current version is `expected_version` (0: the

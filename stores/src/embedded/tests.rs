@@ -51,7 +51,7 @@ fn contents(store: &ShardStore) -> BTreeMap<Vec<u8>, Record> {
     store
         .map()
         .iter()
-        .map(|(k, r)| (k.to_vec(), r.clone()))
+        .map(|(k, r)| (k.to_vec(), r.to_record()))
         .collect()
 }
 
