@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(write(&mut map, "a", 0, "x", 100, 0), 1);
         assert_eq!(write(&mut map, "a", 1, "y", 100, 0), 2);
         let record = map.get(b"a", 0).unwrap();
-        assert_eq!((&record.value[..], record.version), (&b"y"[..], 2));
+        assert_eq!((record.value, record.version), (&b"y"[..], 2));
     }
 
     #[test]
