@@ -109,7 +109,7 @@ fn redis(c: &mut Criterion) {
     let socket_addr = addr.host_port().to_socket_addrs().unwrap().next().unwrap();
     let stream = block_on(Async::<TcpStream>::connect(socket_addr)).unwrap();
     let prefix = format!("riptide-bench:{}:", std::process::id());
-    let mut store = RedisStore::new(stream, RedisStoreConfig { key_prefix: prefix });
+    let mut store = RedisStore::new(stream, RedisStoreConfig { key_prefix: prefix }).unwrap();
     let keys = keys();
     let value = vec![b'x'; VALUE_LEN];
     let expires_at_ms = wall_ms() + 600_000;

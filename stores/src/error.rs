@@ -61,6 +61,9 @@ pub enum StoreError {
         command: &'static str,
         reply: String,
     },
+    /// A Redis key prefix with a brace, which would move the hash tag.
+    #[error("redis key prefix {prefix:?} contains a brace")]
+    BadKeyPrefix { prefix: String },
     /// The Redis URL could not be understood.
     #[error("redis url {url:?}: {reason}")]
     BadUrl { url: String, reason: &'static str },

@@ -35,7 +35,7 @@ fn connect() -> Option<Store> {
         "riptide-test:{:016x}:",
         RandomState::new().hash_one(std::process::id())
     );
-    let mut store = RedisStore::new(stream, RedisStoreConfig { key_prefix: prefix });
+    let mut store = RedisStore::new(stream, RedisStoreConfig { key_prefix: prefix }).unwrap();
     if addr.db != 0 {
         let db = addr.db.to_string();
         let reply = block_on(store.connection_mut().command(&[b"SELECT", db.as_bytes()])).unwrap();
@@ -334,12 +334,35 @@ impl AsyncWrite for Scripted {
 }
 
 fn scripted_store(replies: &[u8]) -> RedisStore<Scripted> {
-    RedisStore::new(
-        Scripted::new(replies),
-        RedisStoreConfig {
-            key_prefix: "p:".into(),
-        },
-    )
+    let config = RedisStoreConfig {
+        key_prefix: "p:".into(),
+    };
+    RedisStore::new(Scripted::new(replies), config).unwrap()
+}
+
+#[test]
+fn a_key_prefix_with_a_brace_is_refused() {
+    let config = RedisStoreConfig {
+        key_prefix: "riptide{x}:".into(),
+    };
+    assert!(matches!(
+        RedisStore::new(Scripted::new(b""), config),
+        Err(StoreError::BadKeyPrefix { .. })
+    ));
+}
+
+#[test]
+fn get_many_refuses_a_bad_key_before_sending_anything() {
+    let mut store = scripted_store(b"*3\r\n$-1\r\n$-1\r\n$-1\r\n");
+    let err = block_on(store.get_many(&[b"ok", b""], 0)).unwrap_err();
+    assert!(matches!(err, StoreError::EmptyKey));
+    assert!(store.connection_mut().stream_mut().written.is_empty());
+    // The next call sends exactly its own command and reads its own reply.
+    assert_eq!(block_on(store.get(b"ok", 0)).unwrap(), None);
+    assert_eq!(
+        store.connection_mut().stream_mut().written,
+        b"*5\r\n$5\r\nHMGET\r\n$6\r\np:{ok}\r\n$5\r\nvalue\r\n$7\r\nversion\r\n$7\r\nexpires\r\n"
+    );
 }
 
 #[test]

@@ -14,7 +14,8 @@ use crate::{CasOutcome, DeleteOutcome, Record, StoreError};
 /// How the Redis store names its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisStoreConfig {
-    /// Put before every key, outside the hash tag: `<prefix>{<key>}`.
+    /// Put before every key, outside the hash tag: `<prefix>{<key>}`. Must
+    /// not contain `{` or `}`, which would move the hash tag.
     pub key_prefix: String,
 }
 
@@ -35,15 +36,23 @@ pub struct RedisStore<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
-    pub fn new(stream: S, config: RedisStoreConfig) -> Self {
+    pub fn new(stream: S, config: RedisStoreConfig) -> Result<Self, StoreError> {
         Self::with_connection(Connection::new(stream), config)
     }
 
-    pub fn with_connection(connection: Connection<S>, config: RedisStoreConfig) -> Self {
-        Self {
+    pub fn with_connection(
+        connection: Connection<S>,
+        config: RedisStoreConfig,
+    ) -> Result<Self, StoreError> {
+        if config.key_prefix.contains(['{', '}']) {
+            return Err(StoreError::BadKeyPrefix {
+                prefix: config.key_prefix,
+            });
+        }
+        Ok(Self {
             connection,
             key_prefix: config.key_prefix.into_bytes(),
-        }
+        })
     }
 
     /// The Redis key of a record: `<prefix>{<key>}`, so a record's slot in a
@@ -74,8 +83,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         keys: &[&[u8]],
         now_ms: u64,
     ) -> Result<Vec<Option<Record>>, StoreError> {
+        // Check every key before queueing any: a command left queued would be
+        // sent with the next call and shift every reply after it.
         for key in keys {
             check_key(key)?;
+        }
+        for key in keys {
             let redis_key = self.redis_key(key);
             self.connection
                 .queue(&[b"HMGET", &redis_key, b"value", b"version", b"expires"]);
