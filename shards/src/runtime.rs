@@ -20,10 +20,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Who a shard is, for the application factory.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ShardInfo {
     pub id: usize,
     pub count: usize,
+    /// What the runtime bound (ports resolved), for Via and Record-Route.
+    pub bound: Arc<Bound>,
 }
 
 /// Why the runtime could not start.
@@ -135,6 +137,7 @@ impl Runtime {
         };
         let stop2 = Arc::clone(&stop);
         let cfg = Arc::new(cfg);
+        let shared_bound = Arc::new(bound.clone());
         let threads = LocalExecutorPoolBuilder::new(placement)
             .name("riptide-shard")
             .io_memory(cfg.io_memory)
@@ -144,7 +147,8 @@ impl Runtime {
                 let stop = Arc::clone(&stop2);
                 let factory = factory.clone();
                 let cfg = Arc::clone(&cfg);
-                async move { shard_main(cfg, mesh, slots, stop, factory).await }
+                let bound = Arc::clone(&shared_bound);
+                async move { shard_main(cfg, mesh, slots, stop, factory, bound).await }
             })
             .map_err(|e| StartError::Executors(e.to_string()))?;
         Ok(RuntimeHandle {
@@ -194,6 +198,7 @@ async fn shard_main<A, F>(
     slots: Arc<Mutex<Vec<Option<ShardSockets>>>>,
     stop: Arc<AtomicBool>,
     factory: F,
+    bound: Arc<Bound>,
 ) -> Result<(), String>
 where
     A: App,
@@ -223,7 +228,7 @@ where
         });
     }
     let (kick_tx, kick_rx) = local_channel::new_bounded(1);
-    let app = factory(ShardInfo { id, count });
+    let app = factory(ShardInfo { id, count, bound });
     let shard = Rc::new(Shard::new(ShardParts {
         app,
         id,
