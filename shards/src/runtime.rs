@@ -175,7 +175,12 @@ fn bind_all(cfg: &RuntimeConfig) -> Result<(Bound, Vec<ShardSockets>), StartErro
             per_shard[shard].udp.push((at, s));
         }
     }
-    for &addr in &cfg.tcp {
+    for &asked in &cfg.tcp {
+        // Port 0 on an address UDP also asked for: SIP wants one port for both.
+        let addr = match (asked.port(), cfg.udp.iter().position(|u| *u == asked)) {
+            (0, Some(i)) => bound.udp[i],
+            _ => asked,
+        };
         let (at, group) =
             sockets::tcp_group(addr, n, cfg.tcp_config.listen_backlog).map_err(|source| {
                 StartError::Bind {
@@ -224,7 +229,7 @@ where
         let dup = s.try_clone().map_err(|e| format!("dup UDP socket: {e}"))?;
         udp_out.push(UdpOut {
             local: *local,
-            socket: dup.into(),
+            socket: dup,
         });
     }
     let (kick_tx, kick_rx) = local_channel::new_bounded(1);

@@ -14,13 +14,13 @@ use glommio::channels::channel_mesh::Senders;
 use glommio::channels::local_channel::LocalSender;
 use sip_fastpath::Limits;
 use std::cell::{Cell, RefCell};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::rc::Rc;
 
 /// A UDP socket this shard sends from (a duplicate of the one it receives on).
 pub(crate) struct UdpOut {
     pub(crate) local: SocketAddr,
-    pub(crate) socket: UdpSocket,
+    pub(crate) socket: socket2::Socket,
 }
 
 pub struct Shard<A: App> {
@@ -128,7 +128,10 @@ impl<A: App> Shard<A> {
             .and_then(|f| self.udp.iter().find(|u| u.local == f))
             .or_else(|| self.udp.iter().find(|u| u.local.is_ipv4() == to.is_ipv4()))
             .ok_or_else(|| SendError::Io(format!("no UDP socket for {to}")))?;
-        match out.socket.send_to(data, to) {
+        match out
+            .socket
+            .send_to_with_flags(data, &to.into(), libc::MSG_DONTWAIT)
+        {
             Ok(_) => {
                 TransportStats::bump(&self.stats.udp_tx);
                 Ok(())

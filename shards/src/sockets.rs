@@ -5,7 +5,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 
-fn new_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
+fn plain_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
     let domain = if addr.is_ipv6() {
         Domain::IPV6
     } else {
@@ -15,9 +15,39 @@ fn new_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket>
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
-    s.set_reuse_address(true)?;
+    if ty == Type::STREAM {
+        // Restart without waiting out TIME_WAIT; UDP has no need of it.
+        s.set_reuse_address(true)?;
+    }
+    Ok(s)
+}
+
+/// SO_REUSEPORT would let a second process (a stale instance, say) join the
+/// group and silently take a share of the traffic. Bind the port once
+/// without it first: that fails while anyone else holds the port.
+fn ensure_unowned(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = plain_socket(addr, ty, proto)?;
+    probe.bind(&addr.into()).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            io::Error::new(
+                e.kind(),
+                format!("{addr} is already in use by another socket or process"),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn new_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
+    let s = plain_socket(addr, ty, proto)?;
     s.set_reuse_port(true)?;
-    s.set_nonblocking(true)?;
+    // Blocking mode on purpose: io_uring arms its own poll for a blocking
+    // socket, but completes a receive on an O_NONBLOCK one with EAGAIN. Our
+    // synchronous sends pass MSG_DONTWAIT instead.
     Ok(s)
 }
 
@@ -28,6 +58,7 @@ pub(crate) fn udp_group(
     recv_buffer: usize,
     send_buffer: usize,
 ) -> io::Result<(SocketAddr, Vec<Socket>)> {
+    ensure_unowned(addr, Type::DGRAM, Protocol::UDP)?;
     let mut bound = addr;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -53,6 +84,7 @@ pub(crate) fn tcp_group(
     n: usize,
     backlog: i32,
 ) -> io::Result<(SocketAddr, Vec<Socket>)> {
+    ensure_unowned(addr, Type::STREAM, Protocol::TCP)?;
     let mut bound = addr;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {

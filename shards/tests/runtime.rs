@@ -64,6 +64,19 @@ impl App for Echo {
                 shard.timer_at(shard.now_ms() + ms, token);
                 return;
             }
+            ["FWD", port] => {
+                let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+                self.pending.borrow_mut().push(msg);
+                // A pending timer must not delay the answer (a proxy always has one).
+                shard.timer_at(shard.now_ms() + 60_000, u64::MAX);
+                shard.send_udp(None, to, b"PING").unwrap();
+                return;
+            }
+            ["PONG"] => {
+                let first = self.pending.borrow_mut().pop().unwrap();
+                reply(shard, &first, "relayed".to_owned());
+                return;
+            }
             ["CONNECT", port] => {
                 let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
                 self.pending.borrow_mut().push(msg);
@@ -80,6 +93,9 @@ impl App for Echo {
     }
 
     fn on_timer(&self, shard: &Rc<Shard<Self>>, token: u64) {
+        if token == u64::MAX {
+            return;
+        }
         let msg = self.pending.borrow()[token as usize].clone();
         reply(
             shard,
@@ -208,4 +224,45 @@ fn timers_fire_and_failed_connects_come_back() {
     );
     rt.stop();
     rt.join().unwrap();
+}
+
+#[test]
+fn a_relayed_answer_is_received_while_the_shard_idles() {
+    let rt = start(1);
+    let to = rt.bound().udp[0];
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let server = to;
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        for _ in 0..20 {
+            let (n, _) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"PING");
+            peer.send_to(b"PONG", server).unwrap();
+        }
+    });
+    for _ in 0..20 {
+        assert_eq!(udp_ask(to, &format!("FWD {port}")), "relayed");
+    }
+    echo.join().unwrap();
+    rt.stop();
+    rt.join().unwrap();
+}
+
+#[test]
+fn a_port_held_by_someone_else_is_refused_not_shared() {
+    let squatter = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = squatter.local_addr().unwrap();
+    let cfg = RuntimeConfig {
+        shards: 1,
+        pin: false,
+        udp: vec![addr],
+        ..RuntimeConfig::default()
+    };
+    let err = Runtime::start(cfg, |_| Echo {
+        pending: Default::default(),
+    })
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("already in use"), "{err}");
 }
