@@ -69,8 +69,7 @@ fn mesh_hop(iters: u64) -> Duration {
         })
         .expect("executors");
     pool.join_all();
-    let d = *elapsed.lock().expect("lock");
-    d
+    *elapsed.lock().expect("lock")
 }
 
 fn hop(c: &mut Criterion) {
