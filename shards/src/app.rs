@@ -43,6 +43,11 @@ pub trait App: Sized + 'static {
     /// What this application sends between its shards.
     type Mesh: Send + 'static;
 
+    /// The shard is up (sockets bound, mesh joined): arm timers here.
+    fn on_start(&self, shard: &Rc<Shard<Self>>) {
+        let _ = shard;
+    }
+
     /// A framed message (a UDP datagram, or one message cut from a stream),
     /// or one another shard handed over with [`Shard::hand_to`].
     fn on_message(&self, shard: &Rc<Shard<Self>>, msg: Inbound);

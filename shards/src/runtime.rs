@@ -267,6 +267,7 @@ where
         )));
     }
     glommio::spawn_local(timer_driver(Rc::clone(&shard), kick_rx)).detach();
+    shard.app().on_start(&shard);
     tracing::info!(shard = id, shards = count, "shard running");
 
     while !stop.load(Ordering::SeqCst) {

@@ -48,6 +48,19 @@ struct Cli {
     /// Network namespace for SIP (management stays outside).
     #[arg(long)]
     signaling_namespace: Option<String>,
+    /// The HSS cache (Homestead API, e.g. riptide-control's 127.0.0.1:8888):
+    /// enables the S-CSCF for the home domains.
+    #[arg(long)]
+    hss: Option<SocketAddr>,
+    /// Directory for the registration store (one subdirectory per shard).
+    #[arg(long, default_value = "riptide-data")]
+    data_dir: std::path::PathBuf,
+    /// Clearwater's reg_max_expires (seconds).
+    #[arg(long, default_value_t = 300)]
+    reg_max_expires: u32,
+    /// Clearwater's nonce_count_supported.
+    #[arg(long)]
+    nonce_count_supported: bool,
     /// Clearwater's log_level: 1 errors, 2 warnings, 3 status, 4 info, 5 debug.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]
     log_level: u8,
@@ -90,6 +103,10 @@ fn main() -> ExitCode {
         aliases: cli.aliases,
         record_route: cli.record_route,
         signaling_namespace: cli.signaling_namespace,
+        hss: cli.hss,
+        data_dir: cli.data_dir,
+        reg_max_expires: cli.reg_max_expires,
+        nonce_count_supported: cli.nonce_count_supported,
         ..EngineConfig::default()
     };
     if let Some(n) = cli.shards {

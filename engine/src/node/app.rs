@@ -3,14 +3,17 @@
 //! core, ask the role where requests go, and turn the core's actions into
 //! sends and timers.
 
+use super::bindings::{EmbeddedBindings, unix_ms};
 use super::config::EngineConfig;
 use super::counters::Counters;
+use super::hss_client::HttpHss;
 use crate::core::{Action, Core, CoreConfig, Inbound as CoreInbound, ShardBranches};
 use crate::proxy::{
     ForkTarget, Proxy, RouteDecision, Target, Transport as HopTransport, validate_request,
 };
 use crate::resolve::{Resolver, StaticResolver};
-use crate::roles::{Decision, StaticRoutes};
+use crate::roles::{Decision, RequestContext, Role, StaticRoutes};
+use crate::scscf::{Scscf, impu_of};
 use bytes::Bytes;
 use shards::{App, Exemptions, Inbound, Origin, SendFailure, Shard, Throttle, Transport};
 use sip_fastpath::{HeaderName, Limits, Message, Method};
@@ -30,11 +33,34 @@ pub struct EngineApp {
     limits: Limits,
     throttle: RefCell<Throttle>,
     exemptions: Exemptions,
+    /// The S-CSCF (registrar and terminating router) when an HSS cache is configured.
+    scscf: Option<Rc<Scscf<HttpHss, EmbeddedBindings>>>,
     pub counters: Counters,
 }
 
+/// Where AoR-owned work runs: FNV-1a of the IMPU, modulo the shard count.
+pub fn owner_shard(impu: &str, shards: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in impu.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % shards.max(1) as u64) as usize
+}
+
+/// How often the registration store sweeps expired records and syncs.
+const STORE_MAINTENANCE_MS: u64 = 1000;
+/// Timer tokens: the core's wake-up, and store maintenance.
+const TOKEN_CORE: u64 = 0;
+const TOKEN_STORE: u64 = 1;
+
 impl EngineApp {
-    pub fn new(cfg: &EngineConfig, shard: usize, now_us: u64) -> Self {
+    pub fn new(
+        cfg: &EngineConfig,
+        shard: usize,
+        now_us: u64,
+        store: Option<stores::embedded::ShardStore>,
+    ) -> Self {
         let proxy = cfg.proxy();
         let core = Core::new(
             proxy.clone(),
@@ -55,11 +81,57 @@ impl EngineApp {
             limits: cfg.limits,
             throttle: RefCell::new(Throttle::new(cfg.throttle.clone(), now_us)),
             exemptions: cfg.exemptions.clone(),
+            scscf: match (cfg.hss, store) {
+                (Some(addr), Some(store)) => Some(Rc::new(Scscf {
+                    hss: HttpHss::new(
+                        addr,
+                        std::time::Duration::from_millis(cfg.hss_timeout_ms),
+                        cfg.scscf_uri(),
+                    ),
+                    store: EmbeddedBindings::new(store),
+                    cfg: cfg.scscf_config(),
+                })),
+                _ => None,
+            },
             counters: Counters::default(),
         }
     }
 
-    fn on_request(&self, shard: &Rc<Shard<Self>>, req: Message, origin: Origin, received_us: u64) {
+    /// The IMPU whose owner shard must handle this request, when the S-CSCF
+    /// serves it: a REGISTER's To, or the Request-URI of a request for one
+    /// of our users.
+    fn owning_impu(&self, req: &Message) -> Option<String> {
+        self.scscf.as_ref()?;
+        if req.method() == Some(Method::Register) {
+            return req.to().ok()?.uri().ok().as_ref().and_then(impu_of);
+        }
+        let uri = req.request_uri().ok()?;
+        if req.header(HeaderName::Route).is_some() || !self.proxy.home_domain_uri(&uri) {
+            return None;
+        }
+        impu_of(&uri)
+    }
+
+    fn on_request(&self, shard: &Rc<Shard<Self>>, req: Message, inbound: &Inbound) {
+        let origin = inbound.origin;
+        let received_us = inbound.received_us;
+        if inbound.handed_from.is_none() && shard.count() > 1 {
+            if let Some(impu) = self.owning_impu(&req) {
+                let owner = owner_shard(&impu, shard.count());
+                if owner != shard.id() {
+                    Counters::bump(&self.counters.handed_over);
+                    if shard.hand_to(owner, inbound.clone()).is_err() {
+                        Counters::bump(&self.counters.rejected_overload);
+                        let bytes = req
+                            .response(503, "Service Unavailable")
+                            .header(HeaderName::RetryAfter, b"1")
+                            .finish();
+                        self.reply(shard, &origin, bytes);
+                    }
+                    return;
+                }
+            }
+        }
         Counters::bump(&self.counters.requests);
         let exempt = self.exemptions.exempt(&req);
         if !exempt && !self.throttle.borrow_mut().admit(received_us) {
@@ -126,6 +198,23 @@ impl EngineApp {
         let mut core = self.core.borrow_mut();
         let inbound = core.on_request(req, origin, reliable, now);
         if let CoreInbound::New(key) = inbound {
+            if let (RouteDecision::Local, Some(scscf)) = (decision, &self.scscf) {
+                // The role awaits the HSS cache and the store: decide on a task.
+                let Some(request) = core.request(&key).cloned() else {
+                    return;
+                };
+                drop(core);
+                self.run_actions(shard);
+                let scscf = Rc::clone(scscf);
+                let shard = Rc::clone(shard);
+                glommio::spawn_local(async move {
+                    let ctx = RequestContext { now_ms: unix_ms() };
+                    let decision = scscf.on_request(&request, &ctx).await;
+                    shard.app().apply(&shard, &key, &request, decision);
+                })
+                .detach();
+                return;
+            }
             let targets = match decision {
                 RouteDecision::FollowRoute | RouteDecision::RequestUri => {
                     Decision::Forward(smallvec![ForkTarget::unchanged()])
@@ -151,6 +240,29 @@ impl EngineApp {
                 .borrow_mut()
                 .complete(done.saturating_sub(received_us), done);
         }
+    }
+
+    /// Carry out a role's decision for the server transaction `key`.
+    fn apply(
+        &self,
+        shard: &Rc<Shard<Self>>,
+        key: &sip_fastpath::ServerKey,
+        request: &Message,
+        decision: Decision,
+    ) {
+        let now = shard.now_ms();
+        {
+            let mut core = self.core.borrow_mut();
+            match decision {
+                Decision::Forward(t) => core.forward(key, &t, now),
+                other => {
+                    if let Some(b) = other.response_bytes(request) {
+                        core.respond(key, other_status(&other), b, now);
+                    }
+                }
+            }
+        }
+        self.run_actions(shard);
     }
 
     fn decide_local(&self, req: Option<&Message>) -> Decision {
@@ -194,7 +306,7 @@ impl EngineApp {
                 Action::Respond { to, bytes } => self.reply(shard, &to, bytes),
                 Action::Request { to, bytes } => self.send_request(shard, &to, bytes),
                 Action::WakeAt { at_ms } => {
-                    shard.timer_at(at_ms, 0);
+                    shard.timer_at(at_ms, TOKEN_CORE);
                 }
             }
         }
@@ -282,9 +394,15 @@ fn mark_via(req: Message, origin: &Origin) -> Option<Message> {
 impl App for EngineApp {
     type Mesh = ();
 
+    fn on_start(&self, shard: &Rc<Shard<Self>>) {
+        if self.scscf.is_some() {
+            shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
+        }
+    }
+
     fn on_message(&self, shard: &Rc<Shard<Self>>, msg: Inbound) {
         match Message::parse(msg.data.clone(), &self.limits) {
-            Ok(m) if m.is_request() => self.on_request(shard, m, msg.origin, msg.received_us),
+            Ok(m) if m.is_request() => self.on_request(shard, m, &msg),
             Ok(m) => {
                 self.on_response(shard, m, &msg);
             }
@@ -297,7 +415,20 @@ impl App for EngineApp {
         }
     }
 
-    fn on_timer(&self, shard: &Rc<Shard<Self>>, _token: u64) {
+    fn on_timer(&self, shard: &Rc<Shard<Self>>, token: u64) {
+        if token == TOKEN_STORE {
+            if let Some(scscf) = &self.scscf {
+                match scscf.store.maintain(unix_ms()) {
+                    Ok(n) => self
+                        .counters
+                        .expired_records
+                        .set(self.counters.expired_records.get() + n as u64),
+                    Err(e) => tracing::error!(error = %e, "registration store maintenance failed"),
+                }
+            }
+            shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
+            return;
+        }
         self.core.borrow_mut().on_timer(shard.now_ms());
         self.run_actions(shard);
     }

@@ -29,6 +29,17 @@ pub struct EngineConfig {
     pub throttle: ThrottleConfig,
     pub exemptions: Exemptions,
     pub signaling_namespace: Option<String>,
+    /// The HSS cache (Homestead API, riptide-control's port 8888): when set,
+    /// the S-CSCF serves requests for the home domains.
+    pub hss: Option<SocketAddr>,
+    pub hss_timeout_ms: u64,
+    /// Registration state lives under `<data_dir>/shard-<n>/`.
+    pub data_dir: std::path::PathBuf,
+    pub store: stores::embedded::ShardStoreConfig,
+    /// Clearwater's `reg_max_expires` (default 300 s).
+    pub reg_max_expires: u32,
+    /// Clearwater's `nonce_count_supported`.
+    pub nonce_count_supported: bool,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +59,12 @@ impl Default for EngineConfig {
             throttle: ThrottleConfig::default(),
             exemptions: Exemptions::default(),
             signaling_namespace: None,
+            hss: None,
+            hss_timeout_ms: 2000,
+            data_dir: std::path::PathBuf::from("riptide-data"),
+            store: stores::embedded::ShardStoreConfig::default(),
+            reg_max_expires: 300,
+            nonce_count_supported: false,
         }
     }
 }
@@ -56,6 +73,25 @@ impl EngineConfig {
     /// The address Via and Record-Route carry (`ip:port`, IPv6 bracketed).
     pub fn sent_by(&self) -> String {
         SocketAddr::new(self.local_ip, self.sip_port).to_string()
+    }
+
+    /// The S-CSCF's own URI (Clearwater's `scscf_uri`), given to the HSS as
+    /// the serving S-CSCF and put in Service-Route.
+    pub fn scscf_uri(&self) -> String {
+        format!("sip:{};transport=tcp", self.sent_by())
+    }
+
+    pub fn scscf_config(&self) -> crate::scscf::ScscfConfig {
+        let registrar = crate::registrar::RegistrarConfig {
+            reg_max_expires_s: self.reg_max_expires,
+            scscf_uri: self.scscf_uri(),
+            ..Default::default()
+        };
+        crate::scscf::ScscfConfig {
+            registrar,
+            nonce_count_supported: self.nonce_count_supported,
+            server_name: self.scscf_uri(),
+        }
     }
 
     pub fn proxy(&self) -> Proxy {

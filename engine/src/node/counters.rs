@@ -14,6 +14,8 @@ pub struct Counters {
     pub mesh_full_drops: Cell<u64>,
     pub send_failures: Cell<u64>,
     pub unresolvable: Cell<u64>,
+    /// Registration-store records (bindings' AoRs, challenges) swept on expiry.
+    pub expired_records: Cell<u64>,
 }
 
 impl Counters {

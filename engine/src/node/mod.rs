@@ -2,9 +2,12 @@
 //! management listener, and signal handling (SIGTERM/SIGINT drain and exit).
 
 pub mod app;
+pub mod bindings;
 pub mod config;
 pub mod counters;
+pub mod hss_client;
 pub mod mgmt;
+pub mod records;
 
 pub use config::EngineConfig;
 
@@ -25,6 +28,11 @@ pub enum NodeError {
     Signals(std::io::Error),
     #[error(transparent)]
     Shard(#[from] shards::ShardFailed),
+    #[error("registration store in {dir}: {source}")]
+    Store {
+        dir: std::path::PathBuf,
+        source: stores::StoreError,
+    },
 }
 
 /// Start the node, print what it listens on (one `listening <what> <addr>`
@@ -41,6 +49,18 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         signaling_namespace: cfg.signaling_namespace.clone(),
         ..RuntimeConfig::default()
     };
+    // Open every shard's store here, so a bad data directory stops the
+    // start with a clear error; each shard then takes its own.
+    let mut opened = Vec::new();
+    if cfg.hss.is_some() {
+        for shard in 0..cfg.shards {
+            let dir = cfg.data_dir.join(format!("shard-{shard}"));
+            let store = stores::embedded::ShardStore::open(&dir, cfg.store, bindings::unix_ms())
+                .map_err(|source| NodeError::Store { dir, source })?;
+            opened.push(Some(store));
+        }
+    }
+    let stores = std::sync::Arc::new(std::sync::Mutex::new(opened));
     let app_cfg = cfg.clone();
     let handle = Runtime::start(rt, move |info| {
         let mut c = app_cfg.clone();
@@ -48,7 +68,11 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         if let Some(a) = info.bound.udp.first() {
             c.sip_port = a.port();
         }
-        app::EngineApp::new(&c, info.id, shards::Clock::new().now_us())
+        let store = stores
+            .lock()
+            .ok()
+            .and_then(|mut s| s.get_mut(info.id).and_then(Option::take));
+        app::EngineApp::new(&c, info.id, shards::Clock::new().now_us(), store)
     })?;
     let stop = handle.stop_flag();
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -117,6 +117,11 @@ impl Proxy {
             .any(|d| d.eq_ignore_ascii_case(host))
     }
 
+    /// Does this URI name a user of ours (a home domain, or a TEL URI)?
+    pub fn home_domain_uri(&self, uri: &Uri<'_>) -> bool {
+        uri.scheme == sip_fastpath::Scheme::Tel || self.is_home_domain(uri.host)
+    }
+
     /// §16.3 step 4: a Via of ours whose branch carries this request's loop
     /// hash means the request came back unchanged: a loop (482), not a spiral.
     pub fn check_loop(&self, req: &Message) -> Result<(), Rejection> {

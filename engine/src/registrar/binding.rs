@@ -1,7 +1,7 @@
 //! An address of record's bindings as the registrar sees them.
 
 /// One registered contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Binding {
     /// `+sip.instance` (with `;reg-id=`) when present, else the contact URI (RFC 5626 §6).
     pub id: String,
@@ -19,7 +19,7 @@ pub struct Binding {
 }
 
 /// The bindings of one AoR (keyed by the default IMPU of its implicit registration set).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Aor {
     pub bindings: Vec<Binding>,
 }

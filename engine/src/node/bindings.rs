@@ -1,0 +1,140 @@
+//! The S-CSCF's registration store on a shard: the embedded
+//! [`stores::embedded::ShardStore`] this shard owns, behind the
+//! [`BindingStore`] the role awaits. AoRs and challenges are owned by this
+//! shard (requests are handed here by AoR before a transaction is made), so
+//! every call completes at once, with no lock and no hop.
+
+use super::records::{decode_aor, decode_challenge, encode_aor, encode_challenge};
+use crate::auth::Challenge;
+use crate::registrar::Aor;
+use crate::scscf::{BindingStore, StoreError, Versioned};
+use bytes::Bytes;
+use std::cell::RefCell;
+use stores::embedded::ShardStore;
+use stores::{CasOutcome, DeleteOutcome};
+
+/// Wall-clock milliseconds since the Unix epoch (the store's time base).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub struct EmbeddedBindings {
+    store: RefCell<ShardStore>,
+}
+
+fn aor_key(aor: &str) -> Vec<u8> {
+    format!("aor:{aor}").into_bytes()
+}
+
+fn challenge_key(impi: &str, nonce: &str) -> Vec<u8> {
+    format!("chal:{impi}:{nonce}").into_bytes()
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl EmbeddedBindings {
+    pub fn new(store: ShardStore) -> Self {
+        Self {
+            store: RefCell::new(store),
+        }
+    }
+
+    /// Sweep expired records and run the store's periodic work (interval
+    /// fsync, snapshot). Returns how many records expired.
+    pub fn maintain(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let mut store = self.store.borrow_mut();
+        let mut expired = 0;
+        loop {
+            let batch = store.expire(now_ms).map_err(err)?;
+            expired += batch.len();
+            if batch.is_empty() {
+                break;
+            }
+        }
+        store.tick(now_ms).map_err(err)?;
+        Ok(expired)
+    }
+}
+
+impl BindingStore for EmbeddedBindings {
+    async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
+        match self.store.borrow().get(&aor_key(aor), unix_ms()) {
+            Some(r) => Ok(Versioned {
+                value: decode_aor(&r.value).map_err(err)?,
+                version: r.version,
+            }),
+            None => Ok(Versioned {
+                value: Aor::default(),
+                version: 0,
+            }),
+        }
+    }
+
+    async fn set_aor(
+        &self,
+        aor: &str,
+        value: &Aor,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let now = unix_ms();
+        let key = aor_key(aor);
+        let mut store = self.store.borrow_mut();
+        match value.last_expiry_s() {
+            Some(expiry_s) if expiry_s * 1000 > now => {
+                let bytes = Bytes::from(encode_aor(value));
+                match store
+                    .cas(&key, expected_version, bytes, expiry_s * 1000, now)
+                    .map_err(err)?
+                {
+                    CasOutcome::Written { .. } => Ok(true),
+                    CasOutcome::Conflict { .. } => Ok(false),
+                }
+            }
+            // No live binding left: the AoR goes.
+            _ => match store.delete(&key, expected_version, now).map_err(err)? {
+                DeleteOutcome::Deleted => Ok(true),
+                DeleteOutcome::Conflict { .. } => Ok(false),
+            },
+        }
+    }
+
+    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
+        let now = unix_ms();
+        let key = challenge_key(impi, &challenge.nonce);
+        let mut store = self.store.borrow_mut();
+        let version = store.get_ref(&key, now).map_or(0, |r| r.version);
+        let bytes = Bytes::from(encode_challenge(challenge));
+        match store
+            .cas(
+                &key,
+                version,
+                bytes,
+                challenge.expires_at_ms.max(now + 1),
+                now,
+            )
+            .map_err(err)?
+        {
+            CasOutcome::Written { .. } => Ok(()),
+            CasOutcome::Conflict { .. } => Err(StoreError("challenge changed under us".into())),
+        }
+    }
+
+    async fn get_challenge(
+        &self,
+        impi: &str,
+        nonce: &str,
+    ) -> Result<Option<Challenge>, StoreError> {
+        match self
+            .store
+            .borrow()
+            .get(&challenge_key(impi, nonce), unix_ms())
+        {
+            Some(r) => Ok(Some(decode_challenge(&r.value).map_err(err)?)),
+            None => Ok(None),
+        }
+    }
+}
