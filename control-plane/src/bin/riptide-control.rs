@@ -74,7 +74,7 @@ async fn shutdown_signal() {
         _ = term => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-    tracing::warn!("shutting down");
+    tracing::info!("shutting down");
 }
 
 async fn run(args: Args) -> Result<(), String> {
