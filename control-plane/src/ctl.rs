@@ -472,6 +472,7 @@ impl Ctl {
                 })).collect::<Vec<_>>(),
                 "ifc": ifc,
                 "store_plaintext": store_plaintext,
+                "simservs": self.xdms.is_some(),
             });
             let req = self.http.post(url.clone()).json(&body);
             async move {

@@ -187,6 +187,16 @@ async fn bulk_create_applies_clearwaters_defaults_and_writes_the_passwords() -> 
             ha1("full-impi@example.com", "other.net", "pw")
         );
         assert_eq!(v["digest"]["realm"], "other.net");
+        let r = http
+            .get(format!(
+                "{}/org.etsi.ngn.simservs/users/{}/simservs.xml",
+                s.xdms,
+                enc("sip:full@example.com")
+            ))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().await?, control_plane::simservs::DEFAULT_DOCUMENT);
 
         // A second run creates nothing.
         let (ok, out, _) = ctl(&s, &["bulk-create", csv.to_str().unwrap()]).await?;

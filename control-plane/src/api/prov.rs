@@ -490,6 +490,10 @@ struct BulkRequest {
     /// Keep the plaintext passwords (as Homestead-prov's `plaintext_password`).
     #[serde(default)]
     store_plaintext: bool,
+    /// Also store Ellis's default simservs document for every new user (as
+    /// Clearwater's bulk_create did on Homer).
+    #[serde(default)]
+    simservs: bool,
 }
 
 #[derive(Deserialize)]
@@ -564,6 +568,7 @@ async fn bulk_users(State(s): State<SharedState>, body: Bytes) -> Result<Respons
             &users,
             ifc.as_ref().map(|f| f.document.as_str()),
             ifc.as_ref().map(|f| f.ifcs.as_str()),
+            req.simservs.then_some(crate::simservs::DEFAULT_DOCUMENT),
         )
         .await?;
     Ok(Json(json!({ "created": out.created, "existing": out.existing })).into_response())

@@ -623,13 +623,15 @@ impl Store {
         Ok(Some((ha1, realm)))
     }
 
-    /// Provisions many subscribers in one transaction. IMPUs that already
-    /// exist are left alone and reported.
+    /// Provisions many subscribers in one transaction, each with `simservs`
+    /// as its XDMS document when given. IMPUs that already exist are left
+    /// alone and reported.
     pub async fn bulk_create(
         &self,
         users: &[BulkUser],
         ifc_document: Option<&str>,
         ifcs: Option<&str>,
+        simservs: Option<&str>,
     ) -> Result<BulkOutcome, StoreError> {
         let mut out = BulkOutcome::default();
         let mut tx = self.pool.begin().await?;
@@ -686,6 +688,15 @@ impl Store {
             .bind(u.public_identity_xml.clone())
             .execute(&mut *tx)
             .await?;
+            if let Some(doc) = simservs {
+                sqlx::query(
+                    "INSERT INTO simservs (impu, xml) VALUES ($1, $2) ON CONFLICT (impu) DO NOTHING",
+                )
+                .bind(u.impu.clone())
+                .bind(doc.to_owned())
+                .execute(&mut *tx)
+                .await?;
+            }
             out.created += 1;
         }
         tx.commit().await?;
