@@ -443,6 +443,49 @@ impl Ctl {
         }))
     }
 
+    /// The names of the stored configuration files.
+    pub async fn config_names(&self) -> Result<Vec<String>, CtlError> {
+        let v = self
+            .get_json(format!("{}/config", self.prov), "config")
+            .await?;
+        Ok(v["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// A stored configuration file; None when not set.
+    pub async fn config_get(&self, name: &str) -> Result<Option<String>, CtlError> {
+        let r = self
+            .http
+            .get(format!("{}/config/{}", self.prov, enc(name)))
+            .send()
+            .await?;
+        if r.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(check(name, r, &[StatusCode::OK]).await?.text().await?))
+    }
+
+    /// Uploads a configuration file; the server checks it first.
+    pub async fn config_upload(&self, name: &str, text: String) -> Result<(), CtlError> {
+        let r = self
+            .http
+            .put(format!("{}/config/{}", self.prov, enc(name)))
+            .body(text)
+            .send()
+            .await?;
+        if r.status() == StatusCode::BAD_REQUEST || r.status() == StatusCode::NOT_FOUND {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            return Err(CtlError::Input(
+                v["detail"].as_str().unwrap_or("refused").to_owned(),
+            ));
+        }
+        check(name, r, &[StatusCode::OK]).await.map(|_| ())
+    }
+
     /// One page of IMPUs.
     pub async fn list_page(&self, start: u64, limit: u64) -> Result<Vec<String>, CtlError> {
         let r = self

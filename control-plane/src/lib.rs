@@ -11,11 +11,13 @@
 //!
 //! It is not on the SIP path: engines fetch subscriber data from it
 //! asynchronously and cache it. It does not speak Diameter (no external HSS
-//! yet) and does not push configuration to engines yet.
+//! yet). Its config service ([`api::config`]) checks and serves Clearwater's
+//! configuration files but does not push changes to engines yet.
 //!
 //! Start reading at [`store::Store`] (the data) and [`api::serve`] (the listeners).
 
 pub mod api;
+pub mod config;
 pub mod ctl;
 pub mod digest;
 pub mod simservs;

@@ -2,6 +2,7 @@
 //! (Homestead-prov, [`prov`]), the HSS cache (Homestead, [`hss`]) and the
 //! XDMS (Homer, [`xdms`]). Each also answers `/ping` and `/openapi.json`.
 
+pub mod config;
 pub mod error;
 pub mod hss;
 pub mod openapi;
@@ -58,11 +59,14 @@ where
     };
     let prov = axum::serve(
         listeners.provisioning,
-        with_common(prov::router(), state.clone()),
+        with_common(prov::router().merge(config::router()), state.clone()),
     )
     .with_graceful_shutdown(wait(rx.clone()));
-    let hss = axum::serve(listeners.hss, with_common(hss::router(), state.clone()))
-        .with_graceful_shutdown(wait(rx.clone()));
+    let hss = axum::serve(
+        listeners.hss,
+        with_common(hss::router().merge(config::router()), state.clone()),
+    )
+    .with_graceful_shutdown(wait(rx.clone()));
     let xdms = axum::serve(listeners.xdms, with_common(xdms::router(), state.clone()))
         .with_graceful_shutdown(wait(rx));
     tokio::spawn(async move {

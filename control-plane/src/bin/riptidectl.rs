@@ -73,6 +73,22 @@ enum Command {
     },
     /// Check that riptide-control answers.
     Health,
+    /// Clearwater's configuration files held by riptide-control.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print one file, or every stored file.
+    Show { name: Option<String> },
+    /// Upload a file (checked first: unknown or malformed keys are refused with file, line and key).
+    Upload {
+        file: PathBuf,
+        /// The file's name on the server (default: the file's own name).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn read(path: &PathBuf) -> Result<String, CtlError> {
@@ -270,6 +286,43 @@ async fn run(args: Args) -> Result<(), CtlError> {
                     output.display()
                 )
                 .map_err(io)?;
+            }
+        }
+        Command::Config(ConfigCommand::Show { name }) => {
+            let names = match name {
+                Some(n) => vec![n],
+                None => ctl.config_names().await?,
+            };
+            let mut files = serde_json::Map::new();
+            for n in &names {
+                let Some(text) = ctl.config_get(n).await? else {
+                    return Err(CtlError::Input(format!("{n} is not set")));
+                };
+                if args.json {
+                    files.insert(n.clone(), json!(text));
+                } else {
+                    writeln!(out, "==> {n} <==\n{text}").map_err(io)?;
+                }
+            }
+            if args.json {
+                writeln!(out, "{}", serde_json::Value::Object(files)).map_err(io)?;
+            }
+        }
+        Command::Config(ConfigCommand::Upload { file, name }) => {
+            let name = match name {
+                Some(n) => n,
+                None => file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| {
+                        CtlError::Input(format!("{} has no file name", file.display()))
+                    })?,
+            };
+            ctl.config_upload(&name, read(&file)?).await?;
+            if args.json {
+                writeln!(out, "{}", json!({ "uploaded": name })).map_err(io)?;
+            } else {
+                writeln!(out, "Uploaded {name}").map_err(io)?;
             }
         }
         Command::Health => {

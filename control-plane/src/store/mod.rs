@@ -3,6 +3,7 @@
 //! (`$n` parameters, `ON CONFLICT`, TEXT and BIGINT columns); a change that
 //! touches more than one row runs in a transaction.
 
+mod config;
 mod hss;
 mod provisioning;
 mod simservs;
