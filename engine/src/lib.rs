@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod core;
 pub mod hss;
+pub mod node;
 pub mod proxy;
 pub mod registrar;
 pub mod resolve;

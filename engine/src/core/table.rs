@@ -39,8 +39,6 @@ pub struct CoreConfig {
     pub timers: TimerConfig,
     /// Most server transactions at once; beyond it new requests get 503.
     pub server_transactions_max: usize,
-    /// Whether the transport toward the next hops is reliable (TCP).
-    pub reliable_downstream: bool,
     pub limits: Limits,
 }
 
@@ -49,7 +47,6 @@ impl Default for CoreConfig {
         CoreConfig {
             timers: TimerConfig::default(),
             server_transactions_max: 100_000,
-            reliable_downstream: false,
             limits: Limits::default(),
         }
     }
@@ -264,7 +261,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 continue;
             };
             let Ok(ckey) = msg.client_key() else { continue };
-            let reliable = self.cfg.reliable_downstream;
+            let reliable = next_hop.transport.is_reliable();
             let side = if msg.method() == Some(Method::Invite) {
                 ClientSide::Invite(ClientInvite::new(msg, reliable, self.cfg.timers, now_ms))
             } else {
@@ -555,7 +552,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
         let target = c.target.clone();
         let side = ClientSide::NonInvite(ClientNonInvite::new(
             cancel,
-            self.cfg.reliable_downstream,
+            target.transport.is_reliable(),
             self.cfg.timers,
             now_ms,
         ));

@@ -13,7 +13,6 @@ fn core(cfg: CoreConfig) -> Core<&'static str, ShardBranches> {
     let proxy = Proxy {
         local: LocalIdentity::new(["127.0.0.1", "scscf.example.com"], &[5060]),
         sent_by: Bytes::from_static(b"127.0.0.1:5060"),
-        via_transport: Bytes::from_static(b"UDP"),
         record_route: Some(Bytes::from_static(b"<sip:127.0.0.1:5060;lr>")),
         home_domains: vec![Box::from(&b"example.com"[..])],
     };

@@ -25,6 +25,20 @@ impl Transport {
         }
     }
 
+    /// The token for a Via header.
+    pub fn token(self) -> &'static [u8] {
+        match self {
+            Transport::Udp => b"UDP",
+            Transport::Tcp => b"TCP",
+            Transport::Tls => b"TLS",
+        }
+    }
+
+    /// Whether the transport retransmits for us (RFC 3261 §17: no timers A/E).
+    pub fn is_reliable(self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+
     fn default_port(self) -> u16 {
         match self {
             Transport::Tls => 5061,

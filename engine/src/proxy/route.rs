@@ -69,7 +69,6 @@ pub struct Proxy {
     /// Our sent-by for Via (`host:port`), as we write it.
     pub sent_by: Bytes,
     /// Transport token for our Via (`UDP`, `TCP`).
-    pub via_transport: Bytes,
     /// The Record-Route value to insert (`<sip:host:port;transport=..;lr>`), if we stay on the path.
     pub record_route: Option<Bytes>,
     /// Domains whose Request-URIs are ours to route (home domains).
@@ -215,7 +214,7 @@ impl Proxy {
         }
         let mut via = Vec::with_capacity(96);
         via.extend_from_slice(b"SIP/2.0/");
-        via.extend_from_slice(&self.via_transport);
+        via.extend_from_slice(next_hop.transport.token());
         via.push(b' ');
         via.extend_from_slice(&self.sent_by);
         via.extend_from_slice(b";branch=");
@@ -248,7 +247,6 @@ mod tests {
         Proxy {
             local: LocalIdentity::new(["scscf.example.com", "127.0.0.1"], &[5054]),
             sent_by: Bytes::from_static(b"127.0.0.1:5054"),
-            via_transport: Bytes::from_static(b"UDP"),
             record_route: Some(Bytes::from_static(b"<sip:scscf.example.com:5054;lr>")),
             home_domains: vec![Box::from(&b"example.com"[..])],
         }

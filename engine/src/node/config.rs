@@ -1,0 +1,111 @@
+//! The engine's settings, as flags and Clearwater-style names give them.
+
+use crate::proxy::{LocalIdentity, Proxy};
+use crate::resolve::StaticResolver;
+use crate::roles::{StaticRoute, StaticRoutes};
+use bytes::Bytes;
+use shards::{Exemptions, ThrottleConfig};
+use sip_fastpath::Limits;
+use std::net::{IpAddr, SocketAddr};
+
+/// What a node runs with.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Clearwater's `local_ip`: the address SIP binds and Via/Record-Route name.
+    pub local_ip: IpAddr,
+    /// SIP port (UDP and TCP).
+    pub sip_port: u16,
+    pub shards: usize,
+    pub pin: bool,
+    /// Management HTTP listener (health, quiesce).
+    pub management: SocketAddr,
+    /// Other names this node answers to (Clearwater's `alias_list`).
+    pub aliases: Vec<String>,
+    pub home_domains: Vec<String>,
+    pub record_route: bool,
+    pub routes: StaticRoutes,
+    pub resolver: StaticResolver,
+    pub limits: Limits,
+    pub throttle: ThrottleConfig,
+    pub exemptions: Exemptions,
+    pub signaling_namespace: Option<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            local_ip: IpAddr::from([127, 0, 0, 1]),
+            sip_port: 5060,
+            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pin: true,
+            management: SocketAddr::from(([127, 0, 0, 1], 9886)),
+            aliases: Vec::new(),
+            home_domains: vec!["example.com".to_owned()],
+            record_route: false,
+            routes: StaticRoutes::default(),
+            resolver: StaticResolver::new(),
+            limits: Limits::default(),
+            throttle: ThrottleConfig::default(),
+            exemptions: Exemptions::default(),
+            signaling_namespace: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The address Via and Record-Route carry (`ip:port`, IPv6 bracketed).
+    pub fn sent_by(&self) -> String {
+        SocketAddr::new(self.local_ip, self.sip_port).to_string()
+    }
+
+    pub fn proxy(&self) -> Proxy {
+        let mut hosts: Vec<String> =
+            vec![self.local_ip.to_string(), format!("[{}]", self.local_ip)];
+        hosts.extend(self.aliases.iter().cloned());
+        let sent_by = self.sent_by();
+        Proxy {
+            local: LocalIdentity::new(hosts, &[self.sip_port]),
+            record_route: self
+                .record_route
+                .then(|| Bytes::from(format!("<sip:{sent_by};lr>"))),
+            sent_by: Bytes::from(sent_by),
+            home_domains: self
+                .home_domains
+                .iter()
+                .map(|d| d.as_bytes().to_vec().into_boxed_slice())
+                .collect(),
+        }
+    }
+
+    /// Add a static route from `HOST=URI` (`*` for any host).
+    pub fn add_route(&mut self, spec: &str) -> Result<(), String> {
+        let (host, target) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("route {spec:?}: expected HOST=URI"))?;
+        if sip_fastpath::Uri::parse_strict(target.as_bytes()).is_err() {
+            return Err(format!("route {spec:?}: {target:?} is not a SIP URI"));
+        }
+        self.routes.routes.push(StaticRoute {
+            host: host.to_owned(),
+            target: Bytes::from(target.to_owned()),
+        });
+        Ok(())
+    }
+
+    /// Add a static host entry from `NAME=IP[,IP...]`.
+    pub fn add_host(&mut self, spec: &str) -> Result<(), String> {
+        let (name, ips) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("host {spec:?}: expected NAME=IP[,IP]"))?;
+        let ips = ips
+            .split(',')
+            .map(|ip| {
+                ip.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|e| format!("host {spec:?}: {ip:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.resolver.insert(name, ips);
+        Ok(())
+    }
+}

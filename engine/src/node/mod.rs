@@ -1,0 +1,74 @@
+//! A running engine node: the shards with [`app::EngineApp`] on each, the
+//! management listener, and signal handling (SIGTERM/SIGINT drain and exit).
+
+pub mod app;
+pub mod config;
+pub mod counters;
+pub mod mgmt;
+
+pub use config::EngineConfig;
+
+use shards::{Runtime, RuntimeConfig};
+use std::net::SocketAddr;
+
+/// Why the node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Start(#[from] shards::StartError),
+    #[error("management listener {addr}: {source}")]
+    Management {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("signal handler: {0}")]
+    Signals(std::io::Error),
+    #[error(transparent)]
+    Shard(#[from] shards::ShardFailed),
+}
+
+/// Start the node, print what it listens on (one `listening <what> <addr>`
+/// line each, for scripts and tests), and run until SIGTERM, SIGINT or
+/// `/quiesce`; then drain and return.
+pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
+    let sip = SocketAddr::new(cfg.local_ip, cfg.sip_port);
+    let rt = RuntimeConfig {
+        shards: cfg.shards,
+        pin: cfg.pin,
+        udp: vec![sip],
+        tcp: vec![sip],
+        limits: cfg.limits,
+        signaling_namespace: cfg.signaling_namespace.clone(),
+        ..RuntimeConfig::default()
+    };
+    let app_cfg = cfg.clone();
+    let handle = Runtime::start(rt, move |info| {
+        let mut c = app_cfg.clone();
+        // Port 0 asks the kernel; Via and Record-Route need the real one.
+        if let Some(a) = info.bound.udp.first() {
+            c.sip_port = a.port();
+        }
+        app::EngineApp::new(&c, info.id, shards::Clock::new().now_us())
+    })?;
+    let stop = handle.stop_flag();
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+            .map_err(NodeError::Signals)?;
+    }
+    let mgmt = mgmt::start(cfg.management, std::sync::Arc::clone(&stop)).map_err(|source| {
+        NodeError::Management {
+            addr: cfg.management,
+            source,
+        }
+    })?;
+    for a in &handle.bound().udp {
+        println!("listening sip-udp {a}");
+    }
+    for a in &handle.bound().tcp {
+        println!("listening sip-tcp {a}");
+    }
+    println!("listening management {mgmt}");
+    tracing::info!(shards = cfg.shards, %mgmt, "riptide running");
+    handle.join()?;
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! Starting the real `riptide` binary and Debian's SIPp on loopback.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `riptide`, stopped (SIGKILL) when dropped.
+pub struct Riptide {
+    child: Child,
+    pub sip: SocketAddr,
+    pub management: SocketAddr,
+}
+
+impl Riptide {
+    /// Start with the given extra flags; SIP and management ports are picked
+    /// by the kernel and read back from the `listening` lines.
+    pub fn start(extra: &[&str]) -> Riptide {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_riptide"))
+            .args(["--sip-port", "0", "--management", "127.0.0.1:0", "--no-pin"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("riptide starts");
+        let out = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(out).lines();
+        let (mut sip, mut management) = (None, None);
+        while management.is_none() {
+            let line = lines
+                .next()
+                .expect("riptide printed its listeners before exiting")
+                .expect("readable stdout");
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some("listening"), Some("sip-udp"), Some(a)) => sip = Some(a.parse().unwrap()),
+                (Some("listening"), Some("management"), Some(a)) => {
+                    management = Some(a.parse().unwrap())
+                }
+                _ => {}
+            }
+        }
+        Riptide {
+            child,
+            sip: sip.expect("a SIP listener"),
+            management: management.expect("a management listener"),
+        }
+    }
+
+    /// Send SIGTERM and wait: the exit status of a graceful stop.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        self.child.wait().expect("riptide exits")
+    }
+}
+
+impl Drop for Riptide {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Is something bound to `port` on loopback (`/proc/net/udp` or the
+/// listening sockets of `/proc/net/tcp`)?
+fn bound(port: u16, tcp: bool) -> bool {
+    let file = if tcp {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/udp"
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let want = format!(":{port:04X}");
+    text.lines().skip(1).any(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        cols.len() > 3 && cols[1].ends_with(&want) && (!tcp || cols[3] == "0A")
+    })
+}
+
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+}
+
+/// A SIPp server scenario in the background, killed when dropped.
+pub struct SippServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl SippServer {
+    /// `scenario`: `uas` (built in) or a file under tests/sipp. `transport`:
+    /// SIPp's `-t` value (`u1`, `t1`).
+    pub fn start(scenario_name: &str, transport: &str) -> SippServer {
+        let port = free_port();
+        let mut cmd = Command::new("sipp");
+        if scenario_name.ends_with(".xml") {
+            cmd.arg("-sf").arg(scenario(scenario_name));
+        } else {
+            cmd.args(["-sn", scenario_name]);
+        }
+        let child = cmd
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-t",
+                transport,
+                "-nostdin",
+            ])
+            .args([
+                "-trace_err",
+                "-error_file",
+                &format!("/tmp/riptide-sipp-uas-{port}.err"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp is installed (Debian package sip-tester)");
+        let tcp = transport.starts_with('t');
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !bound(port, tcp) {
+            assert!(
+                Instant::now() < deadline,
+                "SIPp server never bound port {port}"
+            );
+            std::thread::yield_now();
+        }
+        SippServer { child, port }
+    }
+}
+
+impl Drop for SippServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a SIPp client run ended with (from its statistics file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SippOutcome {
+    pub exit_code: i32,
+    pub successful: u64,
+    pub failed: u64,
+    pub retransmissions: u64,
+}
+
+/// Run a SIPp client scenario to completion.
+pub fn sipp_client(
+    scenario_name: &str,
+    transport: &str,
+    target: SocketAddr,
+    calls: u32,
+    rate: u32,
+) -> SippOutcome {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("riptide-sipp-{port}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stats = dir.join("stats.csv");
+    let mut cmd = Command::new("sipp");
+    cmd.arg(target.to_string());
+    if scenario_name.ends_with(".xml") {
+        cmd.arg("-sf").arg(scenario(scenario_name));
+    } else {
+        cmd.args(["-sn", scenario_name]);
+    }
+    let status = cmd
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            transport,
+            "-s",
+            "6505550001",
+        ])
+        .args(["-m", &calls.to_string(), "-r", &rate.to_string()])
+        .args([
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_stat",
+            "-fd",
+            "60",
+            "-max_socket",
+            "1000",
+        ])
+        .arg("-stf")
+        .arg(&stats)
+        .arg("-trace_err")
+        .arg("-error_file")
+        .arg(dir.join("errors.log"))
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp runs");
+    let text = std::fs::read_to_string(&stats).expect("SIPp wrote statistics");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(';').collect();
+    let last: Vec<&str> = text.lines().last().unwrap_or_default().split(';').collect();
+    let get = |name: &str| -> u64 {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .and_then(|i| last.get(i))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    SippOutcome {
+        exit_code: status.code().unwrap_or(-1),
+        successful: get("SuccessfulCall(C)"),
+        failed: get("FailedCall(C)"),
+        retransmissions: get("Retransmissions(C)"),
+    }
+}

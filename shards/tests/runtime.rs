@@ -1,0 +1,268 @@
+//! The runtime on loopback: two shards, real sockets, a small echo
+//! application that reports which shard answered.
+#![allow(clippy::unwrap_used)]
+
+use bytes::Bytes;
+use shards::{App, Inbound, Runtime, RuntimeConfig, SendFailure, Shard, Transport};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Answers `<shard> <handed_from> <payload>`; `HAND n ...` is handed to
+/// shard n first; `TIMER ms ...` answers after a timer; `CONNECT port` tries
+/// an outbound TCP connection and answers with the failure it sees.
+struct Echo {
+    pending: std::cell::RefCell<Vec<Inbound>>,
+}
+
+fn reply(shard: &Rc<Shard<Echo>>, msg: &Inbound, text: String) {
+    match msg.origin.transport {
+        Transport::Udp => shard
+            .send_udp(Some(msg.origin.local), msg.origin.peer, text.as_bytes())
+            .unwrap(),
+        Transport::Tcp => {
+            let framed = format!(
+                "SIP/2.0 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                text.len(),
+                text
+            );
+            shard
+                .send_tcp(msg.origin.conn.unwrap(), Bytes::from(framed))
+                .unwrap()
+        }
+    }
+}
+
+fn payload(msg: &Inbound) -> String {
+    let s = String::from_utf8_lossy(&msg.data).into_owned();
+    // TCP messages carry the payload as the body.
+    match s.find("\r\n\r\n") {
+        Some(i) => s[i + 4..].to_owned(),
+        None => s,
+    }
+}
+
+impl App for Echo {
+    type Mesh = ();
+
+    fn on_message(&self, shard: &Rc<Shard<Self>>, msg: Inbound) {
+        let p = payload(&msg);
+        let words: Vec<&str> = p.split_whitespace().collect();
+        match words.as_slice() {
+            ["HAND", n, ..] => {
+                let n: usize = n.parse().unwrap();
+                if shard.id() != n {
+                    shard.hand_to(n, msg).unwrap();
+                    return;
+                }
+            }
+            ["TIMER", ms, ..] => {
+                let ms: u64 = ms.parse().unwrap();
+                let token = self.pending.borrow().len() as u64;
+                self.pending.borrow_mut().push(msg);
+                shard.timer_at(shard.now_ms() + ms, token);
+                return;
+            }
+            ["FWD", port] => {
+                let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+                self.pending.borrow_mut().push(msg);
+                // A pending timer must not delay the answer (a proxy always has one).
+                shard.timer_at(shard.now_ms() + 60_000, u64::MAX);
+                shard.send_udp(None, to, b"PING").unwrap();
+                return;
+            }
+            ["PONG"] => {
+                let first = self.pending.borrow_mut().pop().unwrap();
+                reply(shard, &first, "relayed".to_owned());
+                return;
+            }
+            ["CONNECT", port] => {
+                let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+                self.pending.borrow_mut().push(msg);
+                shard.send_tcp_to(to, Bytes::from_static(b"x")).unwrap();
+                return;
+            }
+            _ => {}
+        }
+        reply(
+            shard,
+            &msg,
+            format!("{} {:?} {}", shard.id(), msg.handed_from, p),
+        );
+    }
+
+    fn on_timer(&self, shard: &Rc<Shard<Self>>, token: u64) {
+        if token == u64::MAX {
+            return;
+        }
+        let msg = self.pending.borrow()[token as usize].clone();
+        reply(
+            shard,
+            &msg,
+            format!("{} fired {}", shard.id(), payload(&msg)),
+        );
+    }
+
+    fn on_send_failure(&self, shard: &Rc<Shard<Self>>, failure: SendFailure) {
+        let msg = self.pending.borrow_mut().pop().unwrap();
+        reply(
+            shard,
+            &msg,
+            format!("failed {} {}", failure.to, failure.reason),
+        );
+    }
+}
+
+fn start(shards: usize) -> shards::RuntimeHandle {
+    let cfg = RuntimeConfig {
+        shards,
+        pin: false,
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        ..RuntimeConfig::default()
+    };
+    Runtime::start(cfg, |_| Echo {
+        pending: Default::default(),
+    })
+    .unwrap()
+}
+
+fn udp_ask(to: SocketAddr, text: &str) -> String {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.send_to(text.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = s.recv_from(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn udp_is_spread_over_both_shards_and_every_request_answered() {
+    let rt = start(2);
+    let to = rt.bound().udp[0];
+    let mut seen = [0usize; 2];
+    for i in 0..64 {
+        let answer = udp_ask(to, &format!("ping {i}"));
+        let shard: usize = answer.split(' ').next().unwrap().parse().unwrap();
+        assert!(answer.ends_with(&format!("None ping {i}")), "{answer}");
+        seen[shard] += 1;
+    }
+    assert_eq!(seen[0] + seen[1], 64);
+    assert!(seen[0] > 0 && seen[1] > 0, "SO_REUSEPORT spread {seen:?}");
+    rt.stop();
+    rt.join().unwrap();
+}
+
+#[test]
+fn a_message_landing_on_the_wrong_shard_is_handed_to_its_owner() {
+    let rt = start(2);
+    let to = rt.bound().udp[0];
+    let mut handed = 0;
+    for i in 0..32 {
+        let answer = udp_ask(to, &format!("HAND 1 {i}"));
+        assert!(answer.starts_with("1 "), "{answer}");
+        if answer.starts_with("1 Some(0)") {
+            handed += 1;
+        }
+    }
+    assert!(
+        handed > 0,
+        "no request arrived on shard 0 to be handed over"
+    );
+    rt.stop();
+    rt.join().unwrap();
+}
+
+#[test]
+fn tcp_frames_and_answers_on_the_owning_connection() {
+    let rt = start(2);
+    let to = rt.bound().tcp[0];
+    let mut c = TcpStream::connect(to).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Two messages in one write, then a keep-alive ping.
+    let msg = |b: &str| {
+        format!(
+            "OPTIONS sip:x SIP/2.0\r\nContent-Length: {}\r\n\r\n{}",
+            b.len(),
+            b
+        )
+    };
+    c.write_all(format!("{}{}\r\n\r\n", msg("one"), msg("two")).as_bytes())
+        .unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    // Both answers, in order, then the RFC 5626 pong (a bare CRLF).
+    while !got.ends_with("two\r\n") {
+        let n = c
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("{e}: got {got:?}"));
+        assert!(n > 0, "closed early: {got:?}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let shard = &got[38..39];
+    let answer = |b: &str| format!("SIP/2.0 200 OK\r\nContent-Length: 10\r\n\r\n{shard} None {b}");
+    assert_eq!(got, format!("{}{}\r\n", answer("one"), answer("two")));
+    rt.stop();
+    rt.join().unwrap();
+}
+
+#[test]
+fn timers_fire_and_failed_connects_come_back() {
+    let rt = start(1);
+    let to = rt.bound().udp[0];
+    assert_eq!(udp_ask(to, "TIMER 20 late"), "0 fired TIMER 20 late");
+    // A port nobody listens on: bind then drop to learn one.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let answer = udp_ask(to, &format!("CONNECT {}", closed.port()));
+    assert_eq!(
+        answer,
+        format!("failed {closed} TCP connect to the target failed or timed out")
+    );
+    rt.stop();
+    rt.join().unwrap();
+}
+
+#[test]
+fn a_relayed_answer_is_received_while_the_shard_idles() {
+    let rt = start(1);
+    let to = rt.bound().udp[0];
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let server = to;
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        for _ in 0..20 {
+            let (n, _) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"PING");
+            peer.send_to(b"PONG", server).unwrap();
+        }
+    });
+    for _ in 0..20 {
+        assert_eq!(udp_ask(to, &format!("FWD {port}")), "relayed");
+    }
+    echo.join().unwrap();
+    rt.stop();
+    rt.join().unwrap();
+}
+
+#[test]
+fn a_port_held_by_someone_else_is_refused_not_shared() {
+    let squatter = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = squatter.local_addr().unwrap();
+    let cfg = RuntimeConfig {
+        shards: 1,
+        pin: false,
+        udp: vec![addr],
+        ..RuntimeConfig::default()
+    };
+    let err = Runtime::start(cfg, |_| Echo {
+        pending: Default::default(),
+    })
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("already in use"), "{err}");
+}

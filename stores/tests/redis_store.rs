@@ -1,0 +1,435 @@
+//! The Redis store against a real Redis on loopback (RIPTIDE_TEST_REDIS_URL,
+//! started by `scripts/services.sh`), and against scripted byte streams for
+//! the replies a healthy standalone Redis never sends.
+//!
+//! Each test uses its own random key prefix, so runs and tests never collide.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_io::Async;
+use futures_lite::future::block_on;
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use stores::redis::{Connection, RedisStore, RedisStoreConfig, Value, parse_redis_url};
+use stores::{CasOutcome, DeleteOutcome, Record, StoreError};
+
+type Store = RedisStore<Async<TcpStream>>;
+
+/// A store on the test Redis, or `None` (test skipped) when the variable is
+/// unset. A set variable with no Redis behind it fails the test.
+fn connect() -> Option<Store> {
+    let Ok(url) = std::env::var("RIPTIDE_TEST_REDIS_URL") else {
+        eprintln!("RIPTIDE_TEST_REDIS_URL unset: skipping (run `source scripts/services.sh`)");
+        return None;
+    };
+    let addr = parse_redis_url(&url).unwrap();
+    let socket_addr = addr.host_port().to_socket_addrs().unwrap().next().unwrap();
+    let stream = block_on(Async::<TcpStream>::connect(socket_addr)).unwrap();
+    let prefix = format!(
+        "riptide-test:{:016x}:",
+        RandomState::new().hash_one(std::process::id())
+    );
+    let mut store = RedisStore::new(stream, RedisStoreConfig { key_prefix: prefix }).unwrap();
+    if addr.db != 0 {
+        let db = addr.db.to_string();
+        let reply = block_on(store.connection_mut().command(&[b"SELECT", db.as_bytes()])).unwrap();
+        assert_eq!(reply, Value::Simple("OK".into()));
+    }
+    Some(store)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+fn command(store: &mut Store, args: &[&[u8]]) -> Value {
+    block_on(store.connection_mut().command(args)).unwrap()
+}
+
+#[test]
+fn cas_creates_updates_and_reports_conflicts() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    let expires = now + 60_000;
+    block_on(async {
+        assert_eq!(
+            store.get(b"sip:alice@example.com", now).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .cas(b"sip:alice@example.com", 0, b"a1", expires)
+                .await
+                .unwrap(),
+            CasOutcome::Written { version: 1 }
+        );
+        assert_eq!(
+            store
+                .cas(b"sip:alice@example.com", 1, b"a2", expires)
+                .await
+                .unwrap(),
+            CasOutcome::Written { version: 2 }
+        );
+        assert_eq!(
+            store.get(b"sip:alice@example.com", now).await.unwrap(),
+            Some(Record {
+                value: "a2".into(),
+                version: 2,
+                expires_at_ms: expires
+            })
+        );
+        for stale in [0, 1, 3] {
+            assert_eq!(
+                store
+                    .cas(b"sip:alice@example.com", stale, b"x", expires)
+                    .await
+                    .unwrap(),
+                CasOutcome::Conflict { current_version: 2 }
+            );
+        }
+        assert_eq!(
+            store
+                .cas(b"sip:nobody@example.com", 5, b"x", expires)
+                .await
+                .unwrap(),
+            CasOutcome::Conflict { current_version: 0 }
+        );
+        assert_eq!(
+            store.get(b"sip:nobody@example.com", now).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .get(b"sip:alice@example.com", now)
+                .await
+                .unwrap()
+                .map(|r| r.value),
+            Some("a2".into()),
+            "a conflict writes nothing"
+        );
+    });
+}
+
+#[test]
+fn records_are_hashes_under_hash_tagged_keys() {
+    let Some(mut store) = connect() else { return };
+    let expires = now_ms() + 60_000;
+    block_on(store.cas(b"impi@example.com", 0, b"nonce", expires)).unwrap();
+    let key = store.redis_key(b"impi@example.com");
+    assert!(key.ends_with(b"{impi@example.com}"));
+    let fields = command(&mut store, &[b"HGETALL", &key]);
+    let Value::Array(mut fields) = fields else {
+        panic!("array expected")
+    };
+    let mut pairs: Vec<(Value, Value)> = Vec::new();
+    while let (Some(v), Some(k)) = (fields.pop(), fields.pop()) {
+        pairs.push((k, v));
+    }
+    pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+    let bulk = |s: String| Value::Bulk(s.into());
+    assert_eq!(
+        pairs,
+        vec![
+            (bulk("expires".into()), bulk(expires.to_string())),
+            (bulk("value".into()), bulk("nonce".into())),
+            (bulk("version".into()), bulk("1".into())),
+        ]
+    );
+}
+
+#[test]
+fn delete_checks_the_version() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    block_on(async {
+        store.cas(b"aor", 0, b"v", now + 60_000).await.unwrap();
+        assert_eq!(
+            store.delete(b"aor", 2).await.unwrap(),
+            DeleteOutcome::Conflict { current_version: 1 }
+        );
+        assert!(store.get(b"aor", now).await.unwrap().is_some());
+        assert_eq!(
+            store.delete(b"aor", 1).await.unwrap(),
+            DeleteOutcome::Deleted
+        );
+        assert_eq!(store.get(b"aor", now).await.unwrap(), None);
+        assert_eq!(
+            store.delete(b"aor", 0).await.unwrap(),
+            DeleteOutcome::Deleted
+        );
+        assert_eq!(
+            store.delete(b"aor", 1).await.unwrap(),
+            DeleteOutcome::Conflict { current_version: 0 }
+        );
+        // Deleted means absent: it can be created again from version 0.
+        assert_eq!(
+            store.cas(b"aor", 0, b"again", now + 60_000).await.unwrap(),
+            CasOutcome::Written { version: 1 }
+        );
+    });
+}
+
+#[test]
+fn redis_expires_the_key_at_the_record_expiry() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    let expires = now + 40_000;
+    block_on(store.cas(b"challenge", 0, b"nonce", expires)).unwrap();
+    let key = store.redis_key(b"challenge");
+    // Redis's own expiry time for the key is exactly the record's.
+    assert_eq!(
+        command(&mut store, &[b"PEXPIRETIME", &key]),
+        Value::Integer(i64::try_from(expires).unwrap())
+    );
+    // A reader past the expiry no longer sees it, whatever Redis's clock says.
+    assert!(
+        block_on(store.get(b"challenge", expires - 1))
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(block_on(store.get(b"challenge", expires)).unwrap(), None);
+
+    // A record written with its expiry in the past is gone at once.
+    assert_eq!(
+        block_on(store.cas(b"challenge", 1, b"late", now - 1_000)).unwrap(),
+        CasOutcome::Written { version: 2 }
+    );
+    assert_eq!(command(&mut store, &[b"EXISTS", &key]), Value::Integer(0));
+    assert_eq!(block_on(store.get(b"challenge", now)).unwrap(), None);
+    assert_eq!(
+        block_on(store.cas(b"challenge", 0, b"fresh", now + 1_000)).unwrap(),
+        CasOutcome::Written { version: 1 }
+    );
+}
+
+#[test]
+fn get_many_pipelines_in_key_order() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    block_on(async {
+        store.cas(b"a", 0, b"1", now + 60_000).await.unwrap();
+        store.cas(b"c", 0, b"3", now + 60_000).await.unwrap();
+        let records = store.get_many(&[b"a", b"b", b"c"], now).await.unwrap();
+        let values: Vec<_> = records.into_iter().map(|r| r.map(|r| r.value)).collect();
+        assert_eq!(values, vec![Some("1".into()), None, Some("3".into())]);
+    });
+}
+
+#[test]
+fn scripts_fall_back_to_eval_after_a_script_flush() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    assert_eq!(
+        command(&mut store, &[b"SCRIPT", b"FLUSH"]),
+        Value::Simple("OK".into())
+    );
+    assert_eq!(
+        block_on(store.cas(b"k", 0, b"v", now + 60_000)).unwrap(),
+        CasOutcome::Written { version: 1 }
+    );
+    assert_eq!(
+        block_on(store.delete(b"k", 1)).unwrap(),
+        DeleteOutcome::Deleted
+    );
+}
+
+#[test]
+fn the_embedded_sha1_digests_are_the_scripts_redis_loads() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    // After EVAL (the fallback) Redis knows each script by its real digest;
+    // EVALSHA with our constant then must find it, i.e. no NOSCRIPT.
+    command(&mut store, &[b"SCRIPT", b"FLUSH"]);
+    block_on(store.cas(b"k", 0, b"v", now + 60_000)).unwrap();
+    block_on(store.delete(b"k", 1)).unwrap();
+    let Value::Array(known) = command(
+        &mut store,
+        &[
+            b"SCRIPT",
+            b"EXISTS",
+            b"37933d1e77af8b85b08456f34ff9c3cd4b2cb295",
+            b"b57be96642fb0ad7b1860848ff4566af6fae67f0",
+        ],
+    ) else {
+        panic!("array expected")
+    };
+    assert_eq!(known, vec![Value::Integer(1), Value::Integer(1)]);
+}
+
+#[test]
+fn a_wrong_type_under_the_key_is_a_server_error() {
+    let Some(mut store) = connect() else { return };
+    let key = store.redis_key(b"not-a-hash");
+    command(&mut store, &[b"SET", &key, b"x", b"PX", b"60000"]);
+    let err = block_on(store.cas(b"not-a-hash", 0, b"v", now_ms() + 1_000)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Server(ref m) if m.contains("WRONGTYPE")),
+        "{err}"
+    );
+    let err = block_on(store.get(b"not-a-hash", now_ms())).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Server(ref m) if m.contains("WRONGTYPE")),
+        "{err}"
+    );
+}
+
+/// A stream that replies with fixed bytes and records what was written.
+struct Scripted {
+    replies: Vec<u8>,
+    read_pos: usize,
+    written: Vec<u8>,
+}
+
+impl Scripted {
+    fn new(replies: &[u8]) -> Self {
+        Self {
+            replies: replies.to_vec(),
+            read_pos: 0,
+            written: Vec::new(),
+        }
+    }
+}
+
+impl AsyncRead for Scripted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let rest = &self.replies[self.read_pos..];
+        let len = rest.len().min(buf.len()).min(7); // dribble: partial replies
+        buf[..len].copy_from_slice(&rest[..len]);
+        self.read_pos += len;
+        Poll::Ready(Ok(len))
+    }
+}
+
+impl AsyncWrite for Scripted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.written.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn scripted_store(replies: &[u8]) -> RedisStore<Scripted> {
+    let config = RedisStoreConfig {
+        key_prefix: "p:".into(),
+    };
+    RedisStore::new(Scripted::new(replies), config).unwrap()
+}
+
+#[test]
+fn a_key_prefix_with_a_brace_is_refused() {
+    let config = RedisStoreConfig {
+        key_prefix: "riptide{x}:".into(),
+    };
+    assert!(matches!(
+        RedisStore::new(Scripted::new(b""), config),
+        Err(StoreError::BadKeyPrefix { .. })
+    ));
+}
+
+#[test]
+fn get_many_refuses_a_bad_key_before_sending_anything() {
+    let mut store = scripted_store(b"*3\r\n$-1\r\n$-1\r\n$-1\r\n");
+    let err = block_on(store.get_many(&[b"ok", b""], 0)).unwrap_err();
+    assert!(matches!(err, StoreError::EmptyKey));
+    assert!(store.connection_mut().stream_mut().written.is_empty());
+    // The next call sends exactly its own command and reads its own reply.
+    assert_eq!(block_on(store.get(b"ok", 0)).unwrap(), None);
+    assert_eq!(
+        store.connection_mut().stream_mut().written,
+        b"*5\r\n$5\r\nHMGET\r\n$6\r\np:{ok}\r\n$5\r\nvalue\r\n$7\r\nversion\r\n$7\r\nexpires\r\n"
+    );
+}
+
+#[test]
+fn moved_and_ask_come_back_as_typed_errors_with_slot_and_node() {
+    let mut store = scripted_store(b"-MOVED 5798 10.0.0.7:6379\r\n-ASK 5798 10.0.0.8:6379\r\n");
+    let slot = store.slot(b"sip:alice@example.com");
+    assert_eq!(slot, stores::redis::key_slot(b"sip:alice@example.com"));
+    let err = block_on(store.cas(b"sip:alice@example.com", 0, b"v", 1)).unwrap_err();
+    assert!(matches!(err, StoreError::Moved { slot: 5798, ref addr } if addr == "10.0.0.7:6379"));
+    let err = block_on(store.get(b"sip:alice@example.com", 0)).unwrap_err();
+    assert!(matches!(err, StoreError::Ask { slot: 5798, ref addr } if addr == "10.0.0.8:6379"));
+}
+
+#[test]
+fn noscript_is_answered_by_eval_with_the_same_arguments() {
+    let mut store = scripted_store(b"-NOSCRIPT No matching script.\r\n*2\r\n:1\r\n:1\r\n");
+    assert_eq!(
+        block_on(store.cas(b"k", 0, b"v", 99)).unwrap(),
+        CasOutcome::Written { version: 1 }
+    );
+    let written = String::from_utf8(store.connection_mut().stream_mut().written.clone()).unwrap();
+    let (evalsha, eval) = written.split_at(written.find("*7\r\n$4\r\nEVAL\r\n").unwrap());
+    assert!(
+        evalsha.starts_with(
+            "*7\r\n$7\r\nEVALSHA\r\n$40\r\n37933d1e77af8b85b08456f34ff9c3cd4b2cb295\r\n"
+        )
+    );
+    assert!(evalsha.ends_with("$1\r\n1\r\n$5\r\np:{k}\r\n$1\r\n0\r\n$1\r\nv\r\n$2\r\n99\r\n"));
+    assert!(eval.ends_with("$1\r\n1\r\n$5\r\np:{k}\r\n$1\r\n0\r\n$1\r\nv\r\n$2\r\n99\r\n"));
+}
+
+#[test]
+fn a_closed_or_garbled_connection_is_an_error_and_stays_unusable() {
+    let mut store = scripted_store(b"*3\r\n$1\r\nv");
+    assert!(matches!(
+        block_on(store.get(b"k", 0)),
+        Err(StoreError::ConnectionClosed)
+    ));
+    assert!(matches!(
+        block_on(store.get(b"k", 0)),
+        Err(StoreError::ConnectionClosed)
+    ));
+
+    let mut connection = Connection::new(Scripted::new(b"?garbage\r\n+OK\r\n"));
+    assert!(matches!(
+        block_on(connection.command(&[b"PING"])),
+        Err(StoreError::Protocol(_))
+    ));
+    assert!(matches!(
+        block_on(connection.command(&[b"PING"])),
+        Err(StoreError::ConnectionClosed)
+    ));
+}
+
+#[test]
+fn a_pipeline_reads_every_reply_in_order() {
+    let mut connection = Connection::new(Scripted::new(b"+PONG\r\n:7\r\n$-1\r\n"));
+    connection.queue(&[b"PING"]);
+    connection.queue(&[b"INCR", b"x"]);
+    connection.queue(&[b"GET", b"y"]);
+    let replies = block_on(connection.send_queued()).unwrap();
+    assert_eq!(
+        replies,
+        vec![Value::Simple("PONG".into()), Value::Integer(7), Value::Nil]
+    );
+    assert_eq!(
+        connection.stream_mut().written,
+        b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINCR\r\n$1\r\nx\r\n*2\r\n$3\r\nGET\r\n$1\r\ny\r\n"
+    );
+}
