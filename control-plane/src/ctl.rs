@@ -384,6 +384,77 @@ impl Ctl {
         Ok(true)
     }
 
+    /// Changes a line's password (every IMPI that authenticates it, each in
+    /// its own realm) and/or its iFCs. False when the IMPU is unknown.
+    pub async fn update_user(
+        &self,
+        impu: &str,
+        password: Option<&str>,
+        ifc: Option<&str>,
+        store_plaintext: bool,
+    ) -> Result<bool, CtlError> {
+        let p = &self.prov;
+        if self.irs_of(impu).await?.is_none() {
+            return Ok(false);
+        }
+        if let Some(password) = password {
+            let impis = self
+                .get_json(
+                    format!("{p}/public/{}/associated_private_ids", enc(impu)),
+                    impu,
+                )
+                .await?;
+            for impi in impis["private_ids"].as_array().into_iter().flatten() {
+                let Some(impi) = impi.as_str() else { continue };
+                let r = self
+                    .http
+                    .get(format!("{p}/private/{}", enc(impi)))
+                    .send()
+                    .await?;
+                let realm = if r.status() == StatusCode::OK {
+                    r.json::<Value>().await?["realm"]
+                        .as_str()
+                        .map(str::to_owned)
+                } else {
+                    None
+                };
+                let realm = realm.unwrap_or_else(|| {
+                    impi.split_once('@')
+                        .map(|(_, d)| d.to_owned())
+                        .unwrap_or_default()
+                });
+                let body = if store_plaintext {
+                    json!({"plaintext_password": password, "realm": realm})
+                } else {
+                    json!({"digest_ha1": digest::ha1(impi, &realm, password), "realm": realm})
+                };
+                let r = self
+                    .http
+                    .put(format!("{p}/private/{}", enc(impi)))
+                    .body(body.to_string())
+                    .send()
+                    .await?;
+                check(impi, r, &[StatusCode::OK]).await?;
+            }
+        }
+        if let Some(ifc) = ifc {
+            let r = self
+                .http
+                .get(format!("{p}/public/{}/service_profile", enc(impu)))
+                .send()
+                .await?;
+            let sp = location(&check(impu, r, &[StatusCode::SEE_OTHER]).await?);
+            let r = self
+                .http
+                .put(format!("{p}{sp}/filter_criteria"))
+                .body(ifc.to_owned())
+                .send()
+                .await?;
+            check(impu, r, &[StatusCode::OK]).await?;
+        }
+        Ok(true)
+    }
+
     /// Everything provisioning knows about a line; None when unknown.
     pub async fn display_user(&self, impu: &str) -> Result<Option<UserView>, CtlError> {
         let p = &self.prov;

@@ -101,6 +101,48 @@ async fn create_display_list_and_delete_users() -> TestResult {
             ])
         );
 
+        // update-user: a new password and a new iFC.
+        let (ok, out, err) = ctl(
+            &s,
+            &[
+                "update-user",
+                "6505550100",
+                "example.com",
+                "--password",
+                "n3w",
+            ],
+        )
+        .await?;
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "Updated sip:6505550100@example.com");
+        let v: Value = http
+            .get(format!(
+                "{}/impi/{}/av",
+                s.hss,
+                enc("6505550100@example.com")
+            ))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(
+            v["digest"]["ha1"],
+            ha1("6505550100@example.com", "example.com", "n3w")
+        );
+        let (ok, _, err) = ctl(
+            &s,
+            &[
+                "update-user",
+                "6505550777",
+                "example.com",
+                "--password",
+                "x",
+            ],
+        )
+        .await?;
+        assert!(!ok);
+        assert!(err.contains("not found"), "{err}");
+
         let (ok, out, _) = ctl(&s, &["delete-user", "6505550099", "example.com"]).await?;
         assert!(ok);
         assert_eq!(out.trim(), "Deleted sip:6505550099@example.com");

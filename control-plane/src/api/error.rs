@@ -34,6 +34,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::Db(sqlx::Error::PoolTimedOut) = e {
+            tracing::warn!("no database connection free in time");
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string());
+        }
         tracing::error!(error = %e, "store failed");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

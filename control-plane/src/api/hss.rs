@@ -31,8 +31,12 @@ pub fn router() -> Router<SharedState> {
         .route("/impu/{impu}/location", get(location))
 }
 
-/// A store failure here is Homestead's "the database failed": 502.
+/// A store failure here is Homestead's "the database failed": 502 (503 when
+/// no connection came free in time: overload).
 fn bad_gateway(e: StoreError) -> ApiError {
+    if let StoreError::Db(sqlx::Error::PoolTimedOut) = e {
+        return ApiError::from(e);
+    }
     tracing::error!(error = %e, "store failed");
     ApiError::new(StatusCode::BAD_GATEWAY, "store failed", e.to_string())
 }

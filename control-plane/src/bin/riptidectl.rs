@@ -53,6 +53,18 @@ enum Command {
         #[arg(long)]
         store_plaintext: bool,
     },
+    /// Change lines' password and/or iFCs.
+    UpdateUser {
+        dns: String,
+        domain: String,
+        #[arg(long)]
+        password: Option<String>,
+        /// iFC document (<ServiceProfile>) replacing the line's.
+        #[arg(long)]
+        ifc: Option<PathBuf>,
+        #[arg(long)]
+        store_plaintext: bool,
+    },
     /// Delete lines (their IRS, identities, simservs, and IMPIs left unused).
     DeleteUser { dns: String, domain: String },
     /// Show a line.
@@ -141,6 +153,54 @@ async fn run(args: Args) -> Result<(), CtlError> {
                 for u in &users {
                     writeln!(out, "Created {} (private id {})", u.impu, u.impi).map_err(io)?;
                 }
+            }
+        }
+        Command::UpdateUser {
+            dns,
+            domain,
+            password,
+            ifc,
+            store_plaintext,
+        } => {
+            if password.is_none() && ifc.is_none() {
+                return Err(CtlError::Input(
+                    "nothing to update: give --password and/or --ifc".into(),
+                ));
+            }
+            let ifc = ifc.as_ref().map(read).transpose()?;
+            let mut updated = Vec::new();
+            let mut missing = Vec::new();
+            for dn in ctl::expand_dns(&dns)? {
+                let impu = impu_of(&dn, &domain);
+                if ctl
+                    .update_user(&impu, password.as_deref(), ifc.as_deref(), store_plaintext)
+                    .await?
+                {
+                    updated.push(impu);
+                } else {
+                    missing.push(impu);
+                }
+            }
+            if args.json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({ "updated": updated, "not_found": missing })
+                )
+                .map_err(io)?;
+            } else {
+                for u in &updated {
+                    writeln!(out, "Updated {u}").map_err(io)?;
+                }
+                for u in &missing {
+                    writeln!(out, "No such user {u}").map_err(io)?;
+                }
+            }
+            if !missing.is_empty() {
+                return Err(CtlError::Input(format!(
+                    "{} user(s) not found",
+                    missing.len()
+                )));
             }
         }
         Command::DeleteUser { dns, domain } => {
