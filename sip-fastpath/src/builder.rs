@@ -122,12 +122,27 @@ pub fn stateless_tag(msg: &Message) -> [u8; 16] {
 impl Message {
     /// Start a response to this request (RFC 3261 §8.2.6): every Via line, From,
     /// To (with a tag added for non-100 responses when it has none), Call-ID and
-    /// CSeq copied as written. Add headers, then `finish`.
+    /// CSeq copied as written. Add headers, then `finish`. Of a single-valued
+    /// header repeated in a salvaged request (RFC 4475 §3.3.8), only the first
+    /// is copied, so the answer is itself well formed.
     pub fn response(&self, status: u16, reason: &str) -> MessageBuilder {
         let mut b = MessageBuilder::response(status, reason);
+        let mut copied: u8 = 0;
         for h in self.headers() {
+            let bit = match h.name {
+                HeaderName::From => 1,
+                HeaderName::To => 2,
+                HeaderName::CallId => 4,
+                HeaderName::CSeq => 8,
+                _ => 0,
+            };
+            if copied & bit != 0 {
+                continue;
+            }
+            copied |= bit;
             match h.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                HeaderName::Via => b.push_header(h.name, self.get(h.value())),
+                HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     b.push_header(h.name, self.get(h.value()));
                 }
                 HeaderName::To => {

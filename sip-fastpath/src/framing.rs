@@ -91,6 +91,11 @@ impl StreamFramer {
             return Ok(None);
         };
         let headers_end = from + i + 4;
+        // Oversized headers are refused as such however the bytes arrived
+        // (not as whatever else is wrong with them).
+        if headers_end > max {
+            return Err(FrameError::TooLarge { max });
+        }
         let body_len = content_length(&self.buf[..headers_end])?;
         let total = headers_end
             .checked_add(body_len)
@@ -219,5 +224,30 @@ mod tests {
         let mut f = StreamFramer::new(limits);
         f.push(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 100\r\n\r\n");
         assert_eq!(f.next_frame(), Err(FrameError::TooLarge { max: 64 }));
+    }
+
+    #[test]
+    fn oversized_headers_are_too_large_however_they_arrive() {
+        // Found by fuzzing: whole, this was MissingContentLength; in pieces, TooLarge.
+        let limits = Limits {
+            message_bytes_max: 64,
+            ..Limits::default()
+        };
+        let mut msg = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP ".to_vec();
+        msg.extend_from_slice(&[b'h'; 60]);
+        msg.extend_from_slice(b"\r\n\r\n");
+        let mut whole = StreamFramer::new(limits);
+        whole.push(&msg);
+        assert_eq!(whole.next_frame(), Err(FrameError::TooLarge { max: 64 }));
+        let mut pieces = StreamFramer::new(limits);
+        let mut got = Ok(None);
+        for chunk in msg.chunks(16) {
+            pieces.push(chunk);
+            got = pieces.next_frame();
+            if got.is_err() {
+                break;
+            }
+        }
+        assert_eq!(got, Err(FrameError::TooLarge { max: 64 }));
     }
 }

@@ -356,7 +356,13 @@ fn parse_with(buf: &Bytes, limits: &Limits, tolerant: bool) -> Result<Message, P
         });
     }
     let start_line = Span::new(pos, line_end);
-    let start = parse_start_line(data, pos, line_end)?;
+    let start = match parse_start_line(data, pos, line_end) {
+        Ok(start) => start,
+        // A request line with stray white space (RFC 4475 §3.1.2.8-10) is still
+        // a request whose headers may allow a 400.
+        Err(e) if tolerant => lenient_request_line(data, pos, line_end).ok_or(e)?,
+        Err(e) => return Err(e),
+    };
 
     let line_cap = limits.header_line_cap();
     let mut headers: SmallVec<[Header; HEADERS_INLINE]> = SmallVec::new();
@@ -536,6 +542,36 @@ fn parse_start_line(data: &[u8], start: usize, end: usize) -> Result<StartLine, 
         method_span: Span::new(start, start + sp1),
         uri: Span::new(uri_start, uri_start + sp2),
         version: Span::new(version_start, end),
+    })
+}
+
+/// Salvage only: `Method SP+ anything SP+ SIP/...` with extra white space
+/// tolerated, so a malformed request line still yields a request to answer.
+fn lenient_request_line(data: &[u8], start: usize, end: usize) -> Option<StartLine> {
+    let line = &data[start..end];
+    let sp1 = memchr(b' ', line)?;
+    let method = &line[..sp1];
+    if method.is_empty() || !method.iter().all(|&c| is_token(c)) {
+        return None;
+    }
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t');
+    let rest_end = line.iter().rposition(|c| !is_ws(c))? + 1;
+    let version_start = line[..rest_end].iter().rposition(is_ws)? + 1;
+    let uri_start = sp1 + line[sp1..].iter().position(|c| !is_ws(c))?;
+    let uri_end = line[..version_start].iter().rposition(|c| !is_ws(c))? + 1;
+    if uri_start >= uri_end
+        || version_start <= sp1
+        || !line[version_start..rest_end]
+            .get(..4)?
+            .eq_ignore_ascii_case(b"SIP/")
+    {
+        return None;
+    }
+    Some(StartLine::Request {
+        method: Method::from_bytes(method),
+        method_span: Span::new(start, start + sp1),
+        uri: Span::new(start + uri_start, start + uri_end),
+        version: Span::new(start + version_start, start + rest_end),
     })
 }
 
@@ -774,6 +810,32 @@ Content-Length: 0\r\n\r\n";
             .expect_err("refused");
         assert_eq!(e.error, ParseError::RequestUri);
         assert!(parse(b"OPTIONS sip:x  SIP/2.0\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn request_line_with_stray_spaces_is_still_answerable() {
+        const TAIL: &str = "\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        for (line, uri) in [
+            ("OPTIONS  sip:x  SIP/2.0", &b"sip:x"[..]),
+            ("OPTIONS sip:x SIP/2.0  ", b"sip:x"),
+            ("OPTIONS sip:x; lr SIP/2.0", b"sip:x; lr"),
+        ] {
+            let e = Message::parse(Bytes::from(format!("{line}{TAIL}")), &Limits::default())
+                .expect_err("refused");
+            assert_eq!(e.disposition(), crate::Disposition::Respond(400), "{line}");
+            let partial = e.partial.as_deref().expect("salvaged");
+            assert_eq!(partial.request_uri_bytes(), Some(uri), "{line}");
+            assert_eq!(partial.version(), b"SIP/2.0", "{line}");
+        }
+        for line in [
+            "OPTIONS sip:x",
+            "OPTIONS  SIP/2.0",
+            "OPT IONS sip:x HTTP/1.1",
+        ] {
+            let e = Message::parse(Bytes::from(format!("{line}{TAIL}")), &Limits::default())
+                .expect_err("refused");
+            assert_eq!(e.disposition(), crate::Disposition::Drop, "{line}");
+        }
     }
 
     #[test]

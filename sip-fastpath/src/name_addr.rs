@@ -105,8 +105,12 @@ impl<'a> NameAddr<'a> {
         Uri::parse(self.uri_raw)
     }
 
-    /// The URI parsed and checked against the strict character rules.
+    /// The URI parsed and checked against the strict character rules. A URI
+    /// with headers (`?`) must be in `<...>` (RFC 3261 §20.10; RFC 4475 §3.1.2.13).
     pub fn check(&self) -> Result<(), UriError> {
+        if !self.bracketed && self.uri_raw.contains(&b'?') {
+            return Err(UriError::Params);
+        }
         Uri::parse_strict(self.uri_raw).map(|_| ())
     }
 
@@ -120,7 +124,7 @@ impl<'a> NameAddr<'a> {
     pub fn expires_s(&self) -> Option<Result<u32, ()>> {
         self.params
             .value(b"expires")
-            .map(|v| crate::scan::parse_u64(v).map(saturate_u32).ok_or(()))
+            .map(|v| crate::scan::parse_delta_seconds(v).ok_or(()))
     }
 
     /// Contact `q` in thousandths (`q=0.5` → 500); `None` if absent or malformed.
@@ -128,11 +132,6 @@ impl<'a> NameAddr<'a> {
         let v = self.params.value(b"q")?;
         parse_qvalue(v)
     }
-}
-
-/// RFC 3261 §20.19 / §25.1: delta-seconds beyond 2**32-1 are taken as 2**32-1.
-pub(crate) fn saturate_u32(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
@@ -208,6 +207,14 @@ mod tests {
         );
         assert!(NameAddr::parse(br#""Alice <sip:a@b>"#).is_err());
         assert!(NameAddr::parse(b"sip:a@b x").is_err());
+    }
+
+    #[test]
+    fn uri_headers_need_brackets() {
+        let n = NameAddr::parse(b"sip:a@b?Route=%3Csip:c%3E").expect("structure is fine");
+        assert_eq!(n.check(), Err(UriError::Params));
+        let n = NameAddr::parse(b"<sip:a@b?Route=%3Csip:c%3E>").expect("valid");
+        assert_eq!(n.check(), Ok(()));
     }
 
     #[test]

@@ -75,6 +75,16 @@ pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// delta-seconds (RFC 3261 §25.1): digits only, any length; values past
+/// 2**32-1 are taken as 2**32-1 (RFC 3261 §20.19 / §25.1).
+#[inline]
+pub(crate) fn parse_delta_seconds(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(parse_u32(s).unwrap_or(u32::MAX))
+}
+
 /// Parse an unsigned decimal that fits in `u32`.
 #[inline]
 pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
@@ -159,6 +169,16 @@ mod tests {
         assert_eq!(parse_u32(b"-1"), None);
         assert_eq!(parse_u32(b" 1"), None);
         assert_eq!(parse_u32(b""), None);
+    }
+
+    #[test]
+    fn delta_seconds_saturate_at_any_length() {
+        assert_eq!(parse_delta_seconds(b"3600"), Some(3600));
+        assert_eq!(parse_delta_seconds(b"4294967296"), Some(u32::MAX));
+        assert_eq!(parse_delta_seconds(&[b'1'; 101]), Some(u32::MAX));
+        assert_eq!(parse_delta_seconds(b""), None);
+        assert_eq!(parse_delta_seconds(b"-1"), None);
+        assert_eq!(parse_delta_seconds(b"1 "), None);
     }
 
     #[test]

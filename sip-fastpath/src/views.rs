@@ -6,8 +6,8 @@ use crate::error::ParseError;
 use crate::header_name::HeaderName;
 use crate::list::ListValues;
 use crate::message::Message;
-use crate::name_addr::{NameAddr, saturate_u32};
-use crate::scan::{is_lws, parse_u32, parse_u64, trim};
+use crate::name_addr::NameAddr;
+use crate::scan::{is_lws, parse_delta_seconds, parse_u32, parse_u64, trim};
 use crate::uri::Uri;
 use crate::via::Via;
 
@@ -113,8 +113,8 @@ impl Message {
     pub fn expires_s(&self) -> Result<Option<u32>, ParseError> {
         match self.header_value(HeaderName::Expires) {
             None => Ok(None),
-            Some(v) => parse_u64(v)
-                .map(|n| Some(saturate_u32(n)))
+            Some(v) => parse_delta_seconds(v)
+                .map(Some)
                 .ok_or(ParseError::Header(HeaderName::Expires)),
         }
     }
@@ -209,9 +209,12 @@ impl Message {
     /// before acting on the message (RFC 3261 §8.2, §16.3).
     pub fn validate(&self) -> Result<(), ParseError> {
         if self.is_request() {
-            self.request_uri()?
-                .check()
-                .map_err(|_| ParseError::RequestUri)?;
+            let uri = self.request_uri()?;
+            uri.check().map_err(|_| ParseError::RequestUri)?;
+            // RFC 3261 §19.1.1 Table 1: no headers in a Request-URI (RFC 4475 §3.1.2.11).
+            if uri.headers.is_some() {
+                return Err(ParseError::RequestUri);
+            }
         }
         for via in self.vias() {
             via?.check_params()
