@@ -20,6 +20,7 @@ pub mod api;
 pub mod config;
 pub mod ctl;
 pub mod digest;
+pub mod server;
 pub mod simservs;
 pub mod store;
 pub mod xml;

@@ -61,6 +61,15 @@ struct Cli {
     /// Clearwater's nonce_count_supported.
     #[arg(long)]
     nonce_count_supported: bool,
+    /// all-in-one: the control plane's provisioning API (Homestead-prov).
+    #[arg(long, default_value = "127.0.0.1:8889")]
+    provisioning_listen: SocketAddr,
+    /// all-in-one: the control plane's HSS-cache API (Homestead).
+    #[arg(long, default_value = "127.0.0.1:8888")]
+    hss_listen: SocketAddr,
+    /// all-in-one: the control plane's XDMS (Homer).
+    #[arg(long, default_value = "127.0.0.1:7888")]
+    xdms_listen: SocketAddr,
     /// Clearwater's log_level: 1 errors, 2 warnings, 3 status, 4 info, 5 debug.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]
     log_level: u8,
@@ -68,7 +77,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Engine plus control plane on embedded storage (not yet available).
+    /// Engine plus control plane on embedded storage in one data directory,
+    /// with the demo subscribers 6505550000-6505550099@example.com.
     AllInOne,
 }
 
@@ -86,15 +96,24 @@ fn init_logging(level: u8) {
 }
 
 fn main() -> ExitCode {
+    // all-in-one runs the control plane as its own process: this binary again.
+    let mut args = std::env::args_os();
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "__control-plane")
+    {
+        // Die with the all-in-one parent, even on its SIGKILL.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+        let parent = std::env::var(node::all_in_one::PARENT_ENV).ok();
+        if parent.is_some_and(|p| p != nix::unistd::getppid().to_string()) {
+            return ExitCode::FAILURE; // the parent was already gone
+        }
+        let program = args.next().unwrap_or_default();
+        return control_plane::server::main_with_args(std::iter::once(program).chain(args.skip(1)));
+    }
     let cli = Cli::parse();
     init_logging(cli.log_level);
     shards::exit_on_panic();
-    if let Some(Command::AllInOne) = cli.command {
-        eprintln!(
-            "riptide all-in-one: the control plane is not built yet; run `riptide --route '*=sip:HOST:PORT'` for the proxy"
-        );
-        return ExitCode::from(2);
-    }
     let mut cfg = EngineConfig {
         local_ip: cli.local_ip,
         sip_port: cli.sip_port,
@@ -127,7 +146,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    match node::run(cfg) {
+    let outcome = match cli.command {
+        Some(Command::AllInOne) => node::all_in_one::run(
+            node::all_in_one::AllInOneConfig {
+                data_dir: cfg.data_dir.clone(),
+                provisioning: cli.provisioning_listen,
+                hss: cli.hss_listen,
+                xdms: cli.xdms_listen,
+            },
+            cfg,
+        ),
+        None => node::run(cfg),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("riptide: {e}");

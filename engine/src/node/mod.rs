@@ -1,6 +1,7 @@
 //! A running engine node: the shards with [`app::EngineApp`] on each, the
 //! management listener, and signal handling (SIGTERM/SIGINT drain and exit).
 
+pub mod all_in_one;
 pub mod app;
 pub mod bindings;
 pub mod config;
@@ -28,6 +29,8 @@ pub enum NodeError {
     Signals(std::io::Error),
     #[error(transparent)]
     Shard(#[from] shards::ShardFailed),
+    #[error("all-in-one: {0}")]
+    AllInOne(String),
     #[error("registration store in {dir}: {source}")]
     Store {
         dir: std::path::PathBuf,

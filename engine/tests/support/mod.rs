@@ -110,6 +110,12 @@ impl SippServer {
     /// `scenario`: `uas` (built in) or a file under tests/sipp. `transport`:
     /// SIPp's `-t` value (`u1`, `t1`).
     pub fn start(scenario_name: &str, transport: &str) -> SippServer {
+        Self::start_with(scenario_name, transport, &[])
+    }
+
+    /// As [`SippServer::start`], with more SIPp arguments (a remote address
+    /// and `-inf` for a scenario that registers before it answers).
+    pub fn start_with(scenario_name: &str, transport: &str, extra: &[String]) -> SippServer {
         let port = free_port();
         let mut cmd = Command::new("sipp");
         if scenario_name.ends_with(".xml") {
@@ -118,6 +124,7 @@ impl SippServer {
             cmd.args(["-sn", scenario_name]);
         }
         let child = cmd
+            .args(extra)
             .args([
                 "-i",
                 "127.0.0.1",
@@ -173,6 +180,18 @@ pub fn sipp_client(
     calls: u32,
     rate: u32,
 ) -> SippOutcome {
+    sipp_client_with(scenario_name, transport, target, calls, rate, &[])
+}
+
+/// As [`sipp_client`], with more SIPp arguments (`-inf FILE`, `-s USER`).
+pub fn sipp_client_with(
+    scenario_name: &str,
+    transport: &str,
+    target: SocketAddr,
+    calls: u32,
+    rate: u32,
+    extra: &[String],
+) -> SippOutcome {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("riptide-sipp-{port}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -184,17 +203,12 @@ pub fn sipp_client(
     } else {
         cmd.args(["-sn", scenario_name]);
     }
+    if !extra.iter().any(|a| a == "-s") {
+        cmd.args(["-s", "6505550001"]);
+    }
     let status = cmd
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            transport,
-            "-s",
-            "6505550001",
-        ])
+        .args(extra)
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-t", transport])
         .args(["-m", &calls.to_string(), "-r", &rate.to_string()])
         .args([
             "-timeout",
