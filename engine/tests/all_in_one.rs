@@ -1,21 +1,42 @@
-//! `riptide all-in-one` end to end: the control plane provisions the demo
-//! range, SIPp registers demo users with digest authentication through the
-//! S-CSCF, a wrong password gets 403, and a call reaches a registered callee.
+//! `riptide all-in-one` end to end, on the embedded registration store and
+//! (when `RIPTIDE_TEST_REDIS_URL` is set, as `scripts/test` does) on Redis:
+//! the control plane provisions users, SIPp registers them with digest
+//! authentication through the S-CSCF, a wrong password gets 403, a call
+//! reaches a registered callee, and bindings survive `kill -9`.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use std::path::{Path, PathBuf};
-use support::{Riptide, SippServer, sipp_client_with};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use support::{Riptide, SippServer, http, sipp_client_with};
 
+static RUN: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh data directory (and Redis key prefix) per test run.
 fn data_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("riptide-aio-{tag}-{}", std::process::id()));
+    let n = RUN.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("riptide-aio-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
 
-fn all_in_one(dir: &Path) -> Riptide {
-    Riptide::start(&[
+/// The registration stores to run each test on: embedded always, Redis
+/// when the test services are up.
+fn backends(dir: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let mut v = vec![("embedded", Vec::new())];
+    if let Ok(url) = std::env::var("RIPTIDE_TEST_REDIS_URL") {
+        let prefix = format!("test-{}:", dir.file_name().unwrap().to_str().unwrap());
+        v.push((
+            "redis",
+            vec!["--redis".into(), url, "--redis-key-prefix".into(), prefix],
+        ));
+    }
+    v
+}
+
+fn all_in_one(dir: &Path, store: &[String]) -> Riptide {
+    let mut args: Vec<&str> = vec![
         "--shards",
         "2",
         "--data-dir",
@@ -26,12 +47,16 @@ fn all_in_one(dir: &Path) -> Riptide {
         "127.0.0.1:0",
         "--xdms-listen",
         "127.0.0.1:0",
-        "all-in-one",
-    ])
+    ];
+    args.extend(store.iter().map(String::as_str));
+    args.push("all-in-one");
+    Riptide::start(&args)
 }
 
+type User = (String, String, String, String);
+
 /// The demo users the node wrote: (dn, impi, realm, password).
-fn demo_users(dir: &Path) -> Vec<(String, String, String, String)> {
+fn demo_users(dir: &Path) -> Vec<User> {
     std::fs::read_to_string(dir.join("demo-users.csv"))
         .unwrap()
         .lines()
@@ -45,7 +70,7 @@ fn demo_users(dir: &Path) -> Vec<(String, String, String, String)> {
 }
 
 /// A SIPp injection file in Clearwater's stress format: dn;[authentication];domain.
-fn injection(dir: &Path, name: &str, users: &[(String, String, String, String)]) -> String {
+fn injection(dir: &Path, name: &str, users: &[User]) -> String {
     let mut text = String::from("SEQUENTIAL\n");
     for (dn, impi, realm, pw) in users {
         text.push_str(&format!(
@@ -57,59 +82,58 @@ fn injection(dir: &Path, name: &str, users: &[(String, String, String, String)])
     path.to_str().unwrap().to_owned()
 }
 
-#[test]
-fn demo_users_register_with_digest_and_a_wrong_password_is_403() {
-    let dir = data_dir("register");
-    let node = all_in_one(&dir);
-    let users = demo_users(&dir);
-    assert_eq!(users.len(), 100);
-    assert_eq!(users[0].0, "6505550000");
-    assert_eq!(users[99].0, "6505550099");
-
-    let good = injection(&dir, "good.csv", &users[..20]);
-    let out = sipp_client_with(
-        "register_uac.xml",
-        "u1",
-        node.sip,
-        20,
-        50,
-        &["-inf".into(), good],
-    );
-    assert_eq!(
-        (out.exit_code, out.successful, out.failed),
-        (0, 20, 0),
-        "{out:?}"
-    );
-
-    let mut wrong = users[20..25].to_vec();
-    for u in &mut wrong {
-        u.3.push('x');
-    }
-    let bad = injection(&dir, "bad.csv", &wrong);
-    let out = sipp_client_with(
-        "register_403_uac.xml",
-        "u1",
-        node.sip,
-        5,
-        50,
-        &["-inf".into(), bad],
-    );
-    assert_eq!(
-        (out.exit_code, out.successful, out.failed),
-        (0, 5, 0),
-        "{out:?}"
-    );
+fn ok(out: &support::SippOutcome, n: u64) -> bool {
+    (out.exit_code, out.successful, out.failed) == (0, n, 0)
 }
 
 #[test]
-fn a_call_reaches_a_registered_callee_through_the_scscf() {
-    let dir = data_dir("call");
-    let node = all_in_one(&dir);
-    let users = demo_users(&dir);
-    let callee = &users[50];
-    // SIPp's built-in UAS answers at the Contact the callee registers.
-    let uas = SippServer::start("uas", "u1");
-    let file = injection(&dir, "callee.csv", std::slice::from_ref(callee));
+fn demo_users_register_with_digest_and_a_wrong_password_is_403() {
+    let dir = data_dir("register");
+    for (store, flags) in backends(&dir) {
+        let dir = data_dir(&format!("register-{store}"));
+        let node = all_in_one(&dir, &flags);
+        let users = demo_users(&dir);
+        assert_eq!(users.len(), 100);
+        assert_eq!(users[0].0, "6505550000");
+        assert_eq!(users[99].0, "6505550099");
+
+        let good = injection(&dir, "good.csv", &users[..20]);
+        let out = sipp_client_with(
+            "register_uac.xml",
+            "u1",
+            node.sip,
+            20,
+            50,
+            &["-inf".into(), good],
+        );
+        assert!(ok(&out, 20), "{store}: {out:?}");
+
+        let mut wrong = users[20..25].to_vec();
+        for u in &mut wrong {
+            u.3.push('x');
+        }
+        let bad = injection(&dir, "bad.csv", &wrong);
+        let out = sipp_client_with(
+            "register_403_uac.xml",
+            "u1",
+            node.sip,
+            5,
+            50,
+            &["-inf".into(), bad],
+        );
+        assert!(ok(&out, 5), "{store}: {out:?}");
+    }
+}
+
+/// Register `callee` with its Contact at `uas`, then make `calls` calls to it.
+fn register_and_call(
+    node: &Riptide,
+    dir: &Path,
+    callee: &User,
+    uas: &SippServer,
+    calls: u32,
+) -> support::SippOutcome {
+    let file = injection(dir, "callee.csv", std::slice::from_ref(callee));
     let extra = [
         "-inf".into(),
         file,
@@ -118,22 +142,78 @@ fn a_call_reaches_a_registered_callee_through_the_scscf() {
         uas.port.to_string(),
     ];
     let out = sipp_client_with("register_contact_uac.xml", "u1", node.sip, 1, 10, &extra);
-    assert_eq!(
-        (out.exit_code, out.successful, out.failed),
-        (0, 1, 0),
-        "{out:?}"
-    );
-    let out = sipp_client_with(
+    assert!(ok(&out, 1), "{out:?}");
+    sipp_client_with(
         "call_uac.xml",
         "u1",
         node.sip,
-        5,
+        calls,
         10,
         &["-s".into(), callee.0.clone()],
-    );
-    assert_eq!(
-        (out.exit_code, out.successful, out.failed),
-        (0, 5, 0),
-        "{out:?}"
-    );
+    )
+}
+
+#[test]
+fn a_call_reaches_a_registered_callee_and_the_binding_survives_kill_9() {
+    let dir = data_dir("call");
+    for (store, flags) in backends(&dir) {
+        let dir = data_dir(&format!("call-{store}"));
+        // SIPp's built-in UAS answers at the Contact the callee registers.
+        let uas = SippServer::start("uas", "u1");
+        let node = all_in_one(&dir, &flags);
+        let callee = demo_users(&dir)[50].clone();
+        let out = register_and_call(&node, &dir, &callee, &uas, 5);
+        assert!(ok(&out, 5), "{store}: {out:?}");
+        // kill -9 (Riptide's drop) and start again on the same data: the
+        // binding is still there, so the call still reaches the callee.
+        drop(node);
+        let node = all_in_one(&dir, &flags);
+        let out = sipp_client_with(
+            "call_uac.xml",
+            "u1",
+            node.sip,
+            3,
+            10,
+            &["-s".into(), callee.0.clone()],
+        );
+        assert!(ok(&out, 3), "{store} after restart: {out:?}");
+    }
+}
+
+#[test]
+fn ten_thousand_provisioned_users_register_without_a_failure() {
+    let dir = data_dir("10k");
+    for (store, flags) in backends(&dir) {
+        let dir = data_dir(&format!("10k-{store}"));
+        let node = all_in_one(&dir, &flags);
+        let prov = node.listening["provisioning"];
+        let users: Vec<User> = (0..10_000u64)
+            .map(|i| {
+                let dn = (2_010_000_000 + i).to_string();
+                let impi = format!("{dn}@example.com");
+                (dn, impi, "example.com".into(), format!("pw{i}"))
+            })
+            .collect();
+        let body = serde_json::json!({
+            "users": users.iter().map(|(dn, impi, realm, pw)| serde_json::json!({
+                "impu": format!("sip:{dn}@{realm}"), "impi": impi, "realm": realm, "password": pw,
+            })).collect::<Vec<_>>()
+        })
+        .to_string();
+        let (status, answer) = http(prov, "POST", "/riptide/bulk-users", &body);
+        assert!((200..300).contains(&status), "{status} {answer}");
+        let file = injection(&dir, "10k.csv", &users);
+        let out = sipp_client_with(
+            "register_uac.xml",
+            "u1",
+            node.sip,
+            10_000,
+            // A steady rate a debug build on a shared 2-core CI machine
+            // carries with room to spare while other tests run (each
+            // REGISTER costs the control plane's SQLite a read and a write).
+            200,
+            &["-inf".into(), file],
+        );
+        assert!(ok(&out, 10_000), "{store}: {out:?}");
+    }
 }

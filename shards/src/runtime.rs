@@ -159,28 +159,62 @@ impl Runtime {
     }
 }
 
+/// Port-0 addresses asked for on both UDP and TCP get one port for both:
+/// the kernel picks a free UDP port, which may be taken for TCP (by any
+/// outbound connection); then another is picked. Bounded.
+const SHARED_PORT_ATTEMPTS: usize = 64;
+
 fn bind_all(cfg: &RuntimeConfig) -> Result<(Bound, Vec<ShardSockets>), StartError> {
     let n = cfg.shards;
     let mut bound = Bound::default();
     let mut per_shard: Vec<ShardSockets> = (0..n).map(|_| ShardSockets::default()).collect();
+    let mut tcp_done = vec![false; cfg.tcp.len()];
     for &addr in &cfg.udp {
-        let (at, group) = sockets::udp_group(addr, n, cfg.udp_recv_buffer, cfg.udp_send_buffer)
-            .map_err(|source| StartError::Bind {
+        let paired_tcp = (addr.port() == 0)
+            .then(|| cfg.tcp.iter().position(|t| *t == addr))
+            .flatten();
+        let mut attempts = 0;
+        let (at, udp, tcp) = loop {
+            attempts += 1;
+            let (at, udp) = sockets::udp_group(addr, n, cfg.udp_recv_buffer, cfg.udp_send_buffer)
+                .map_err(|source| StartError::Bind {
                 transport: "UDP",
                 addr,
                 source,
             })?;
+            let Some(_) = paired_tcp else {
+                break (at, udp, None);
+            };
+            match sockets::tcp_group(at, n, cfg.tcp_config.listen_backlog) {
+                Ok((_, tcp)) => break (at, udp, Some(tcp)),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse
+                        && attempts < SHARED_PORT_ATTEMPTS => {}
+                Err(source) => {
+                    return Err(StartError::Bind {
+                        transport: "TCP",
+                        addr: at,
+                        source,
+                    });
+                }
+            }
+        };
         bound.udp.push(at);
-        for (shard, s) in group.into_iter().enumerate() {
+        for (shard, s) in udp.into_iter().enumerate() {
             per_shard[shard].udp.push((at, s));
         }
+        if let (Some(i), Some(tcp)) = (paired_tcp, tcp) {
+            tcp_done[i] = true;
+            bound.tcp.push(at);
+            for (shard, s) in tcp.into_iter().enumerate() {
+                per_shard[shard].tcp.push((at, s));
+            }
+        }
     }
-    for &asked in &cfg.tcp {
-        // Port 0 on an address UDP also asked for: SIP wants one port for both.
-        let addr = match (asked.port(), cfg.udp.iter().position(|u| *u == asked)) {
-            (0, Some(i)) => bound.udp[i],
-            _ => asked,
-        };
+    for (i, &addr) in cfg.tcp.iter().enumerate() {
+        if tcp_done[i] {
+            continue;
+        }
         let (at, group) =
             sockets::tcp_group(addr, n, cfg.tcp_config.listen_backlog).map_err(|source| {
                 StartError::Bind {

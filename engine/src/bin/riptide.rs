@@ -52,6 +52,13 @@ struct Cli {
     /// enables the S-CSCF for the home domains.
     #[arg(long)]
     hss: Option<SocketAddr>,
+    /// Keep registration state in Redis (redis://host:port[/db]) instead of
+    /// the embedded store.
+    #[arg(long)]
+    redis: Option<String>,
+    /// Prefix for every Redis key.
+    #[arg(long, default_value = "riptide:")]
+    redis_key_prefix: String,
     /// Directory for the registration store (one subdirectory per shard).
     #[arg(long, default_value = "riptide-data")]
     data_dir: std::path::PathBuf,
@@ -123,6 +130,8 @@ fn main() -> ExitCode {
         record_route: cli.record_route,
         signaling_namespace: cli.signaling_namespace,
         hss: cli.hss,
+        redis: cli.redis,
+        redis_key_prefix: cli.redis_key_prefix,
         data_dir: cli.data_dir,
         reg_max_expires: cli.reg_max_expires,
         nonce_count_supported: cli.nonce_count_supported,

@@ -7,6 +7,7 @@ use super::bindings::{EmbeddedBindings, unix_ms};
 use super::config::EngineConfig;
 use super::counters::Counters;
 use super::hss_client::HttpHss;
+use super::redis_bindings::{RedisBindings, ShardBindings};
 use crate::core::{Action, Core, CoreConfig, Inbound as CoreInbound, ShardBranches};
 use crate::proxy::{
     ForkTarget, Proxy, RouteDecision, Target, Transport as HopTransport, validate_request,
@@ -34,7 +35,7 @@ pub struct EngineApp {
     throttle: RefCell<Throttle>,
     exemptions: Exemptions,
     /// The S-CSCF (registrar and terminating router) when an HSS cache is configured.
-    scscf: Option<Rc<Scscf<HttpHss, EmbeddedBindings>>>,
+    scscf: Option<Rc<Scscf<HttpHss, ShardBindings>>>,
     pub counters: Counters,
 }
 
@@ -81,18 +82,21 @@ impl EngineApp {
             limits: cfg.limits,
             throttle: RefCell::new(Throttle::new(cfg.throttle.clone(), now_us)),
             exemptions: cfg.exemptions.clone(),
-            scscf: match (cfg.hss, store) {
-                (Some(addr), Some(store)) => Some(Rc::new(Scscf {
-                    hss: HttpHss::new(
-                        addr,
-                        std::time::Duration::from_millis(cfg.hss_timeout_ms),
-                        cfg.scscf_uri(),
+            scscf: cfg.hss.and_then(|addr| {
+                let timeout = std::time::Duration::from_millis(cfg.hss_timeout_ms);
+                let bindings = match (&cfg.redis, store) {
+                    (Some(url), _) => ShardBindings::Redis(
+                        RedisBindings::new(url, timeout, cfg.redis_key_prefix.clone()).ok()?,
                     ),
-                    store: EmbeddedBindings::new(store),
+                    (None, Some(store)) => ShardBindings::Embedded(EmbeddedBindings::new(store)),
+                    (None, None) => return None,
+                };
+                Some(Rc::new(Scscf {
+                    hss: HttpHss::new(addr, timeout, cfg.scscf_uri()),
+                    store: bindings,
                     cfg: cfg.scscf_config(),
-                })),
-                _ => None,
-            },
+                }))
+            }),
             counters: Counters::default(),
         }
     }
@@ -395,7 +399,10 @@ impl App for EngineApp {
     type Mesh = ();
 
     fn on_start(&self, shard: &Rc<Shard<Self>>) {
-        if self.scscf.is_some() {
+        if matches!(
+            self.scscf.as_ref().map(|s| &s.store),
+            Some(ShardBindings::Embedded(_))
+        ) {
             shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
         }
     }
@@ -417,8 +424,8 @@ impl App for EngineApp {
 
     fn on_timer(&self, shard: &Rc<Shard<Self>>, token: u64) {
         if token == TOKEN_STORE {
-            if let Some(scscf) = &self.scscf {
-                match scscf.store.maintain(unix_ms()) {
+            if let Some(ShardBindings::Embedded(store)) = self.scscf.as_ref().map(|s| &s.store) {
+                match store.maintain(unix_ms()) {
                     Ok(n) => self
                         .counters
                         .expired_records

@@ -33,6 +33,11 @@ pub struct EngineConfig {
     /// the S-CSCF serves requests for the home domains.
     pub hss: Option<SocketAddr>,
     pub hss_timeout_ms: u64,
+    /// Registration state in Redis (`redis://host:port[/db]`) instead of the
+    /// embedded store.
+    pub redis: Option<String>,
+    /// Put before every Redis key (several deployments may share a Redis).
+    pub redis_key_prefix: String,
     /// Registration state lives under `<data_dir>/shard-<n>/`.
     pub data_dir: std::path::PathBuf,
     pub store: stores::embedded::ShardStoreConfig,
@@ -61,6 +66,8 @@ impl Default for EngineConfig {
             signaling_namespace: None,
             hss: None,
             hss_timeout_ms: 2000,
+            redis: None,
+            redis_key_prefix: "riptide:".to_owned(),
             data_dir: std::path::PathBuf::from("riptide-data"),
             store: stores::embedded::ShardStoreConfig::default(),
             reg_max_expires: 300,

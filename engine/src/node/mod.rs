@@ -9,6 +9,7 @@ pub mod counters;
 pub mod hss_client;
 pub mod mgmt;
 pub mod records;
+pub mod redis_bindings;
 
 pub use config::EngineConfig;
 
@@ -29,6 +30,8 @@ pub enum NodeError {
     Signals(std::io::Error),
     #[error(transparent)]
     Shard(#[from] shards::ShardFailed),
+    #[error("redis: {0}")]
+    Redis(String),
     #[error("all-in-one: {0}")]
     AllInOne(String),
     #[error("registration store in {dir}: {source}")]
@@ -54,8 +57,16 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
     };
     // Open every shard's store here, so a bad data directory stops the
     // start with a clear error; each shard then takes its own.
+    if let Some(url) = &cfg.redis {
+        redis_bindings::RedisBindings::new(
+            url,
+            std::time::Duration::from_millis(cfg.hss_timeout_ms),
+            cfg.redis_key_prefix.clone(),
+        )
+        .map_err(|e| NodeError::Redis(e.to_string()))?;
+    }
     let mut opened = Vec::new();
-    if cfg.hss.is_some() {
+    if cfg.hss.is_some() && cfg.redis.is_none() {
         for shard in 0..cfg.shards {
             let dir = cfg.data_dir.join(format!("shard-{shard}"));
             let store = stores::embedded::ShardStore::open(&dir, cfg.store, bindings::unix_ms())

@@ -12,6 +12,9 @@ pub struct Riptide {
     child: Child,
     pub sip: SocketAddr,
     pub management: SocketAddr,
+    /// Every `listening <what> <addr>` line printed before it was ready
+    /// (all-in-one adds `provisioning`, `hss` and `xdms`).
+    pub listening: std::collections::HashMap<String, SocketAddr>,
 }
 
 impl Riptide {
@@ -28,11 +31,20 @@ impl Riptide {
         let out = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(out).lines();
         let (mut sip, mut management) = (None, None);
+        let mut listening = std::collections::HashMap::new();
         while management.is_none() {
             let line = lines
                 .next()
                 .expect("riptide printed its listeners before exiting")
                 .expect("readable stdout");
+            let mut words = line.split_whitespace();
+            if let (Some("listening"), Some(what), Some(a)) =
+                (words.next(), words.next(), words.next())
+            {
+                if let Ok(addr) = a.parse() {
+                    listening.insert(what.to_owned(), addr);
+                }
+            }
             let mut words = line.split_whitespace();
             match (words.next(), words.next(), words.next()) {
                 (Some("listening"), Some("sip-udp"), Some(a)) => sip = Some(a.parse().unwrap()),
@@ -46,6 +58,7 @@ impl Riptide {
             child,
             sip: sip.expect("a SIP listener"),
             management: management.expect("a management listener"),
+            listening,
         }
     }
 
@@ -249,4 +262,28 @@ pub fn sipp_client_with(
         failed: get("FailedCall(C)"),
         retransmissions: get("Retransmissions(C)"),
     }
+}
+
+/// One blocking HTTP/1.1 request with `Connection: close`: (status, body).
+pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
 }
