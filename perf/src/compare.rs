@@ -1,0 +1,1 @@
+//! The side-by-side runner (filled in below).
