@@ -5,7 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::generator::{Generator, GeneratorError, Load};
 use crate::stats::Summary;
@@ -44,7 +44,7 @@ impl FromStr for RampSpec {
 }
 
 /// What a ramp found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RampReport {
     pub steps: Vec<Summary>,
     /// The highest offered rate whose step was good.

@@ -1,1 +1,0 @@
-//! The side-by-side runner (filled in below).
