@@ -100,6 +100,7 @@ impl Stats {
             send_errors: self.send_errors,
             skipped: self.skipped,
             achieved_rate: self.successes as f64 / secs,
+            generator_cpu_s: 0.0,
             latency,
         }
     }
@@ -130,6 +131,9 @@ pub struct Summary {
     pub skipped: u64,
     /// Successful flows per second over the run.
     pub achieved_rate: f64,
+    /// The generator's own CPU over the run, seconds: near `elapsed_s`, it is the bottleneck.
+    #[serde(default)]
+    pub generator_cpu_s: f64,
     /// By transaction type.
     pub latency: BTreeMap<String, Latency>,
 }
@@ -160,6 +164,7 @@ impl Summary {
             self.failures_total,
             self.retransmissions
         );
+        s.push_str(&format!(", generator CPU {:.2} s", self.generator_cpu_s));
         if self.send_errors > 0 {
             s.push_str(&format!(", {} send errors", self.send_errors));
         }

@@ -160,13 +160,16 @@ impl Plan {
         uas_port: u16,
     ) -> Result<Server, CompareError> {
         let next_hop = std::net::SocketAddr::from(([127, 0, 0, 1], uas_port));
+        let role = match scenario {
+            Scenario::Register | Scenario::Reregister => KamailioRole::Registrar,
+            Scenario::Options | Scenario::Call => KamailioRole::Proxy,
+        };
         Ok(match system {
-            System::Riptide => server::riptide(&self.riptide_bin, self.server_core, next_hop)?,
+            System::Riptide => {
+                let hop = (role == KamailioRole::Proxy).then_some(next_hop);
+                server::riptide(&self.riptide_bin, self.server_core, hop)?
+            }
             System::Kamailio => {
-                let role = match scenario {
-                    Scenario::Register | Scenario::Reregister => KamailioRole::Registrar,
-                    Scenario::Options | Scenario::Call => KamailioRole::Proxy,
-                };
                 let passwd_dir = self.work_dir.join("kamailio-db");
                 if role == KamailioRole::Registrar {
                     server::write_passwords(&passwd_dir, &self.users)?;

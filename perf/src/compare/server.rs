@@ -69,13 +69,20 @@ fn pinned(core: usize, program: &Path) -> Command {
     c
 }
 
-/// Riptide with one shard on `core`, proxying everything to `next_hop`.
-pub fn riptide(bin: &Path, core: usize, next_hop: SocketAddr) -> Result<Server, ServerError> {
-    let route = format!("*=sip:{next_hop}");
-    let mut child = pinned(core, bin)
-        .args(["--sip-port", "0", "--management", "127.0.0.1:0"])
-        .args(["--shards", "1", "--no-pin", "--record-route"])
-        .args(["--route", &route])
+/// Riptide with one shard on `core`, proxying everything to `next_hop`
+/// (without one: its own roles only, the registrar where the build has it).
+pub fn riptide(
+    bin: &Path,
+    core: usize,
+    next_hop: Option<SocketAddr>,
+) -> Result<Server, ServerError> {
+    let mut cmd = pinned(core, bin);
+    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"])
+        .args(["--shards", "1", "--no-pin", "--record-route"]);
+    if let Some(hop) = next_hop {
+        cmd.arg("--route").arg(format!("*=sip:{hop}"));
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -546,9 +546,14 @@ impl Generator {
                     }
                 }
             }
-            _ => {
-                // BYE (and anything else in or out of a dialog): 200.
+            Method::Bye => {
+                // In or out of a dialog we know (a retransmitted BYE after the end): 200.
                 let resp = sipmsg::uas_response(&msg, 200, "OK", &contact);
+                self.send(true, &resp, from);
+            }
+            _ => {
+                // The callee only takes calls: a REGISTER routed here must not look accepted.
+                let resp = sipmsg::uas_response(&msg, 405, "Method Not Allowed", &contact);
                 self.send(true, &resp, from);
             }
         }

@@ -166,6 +166,22 @@ struct Slot {
     flow: Option<Flow>,
 }
 
+/// Socket buffers asked for: a generator descheduled for a few ms at tens of
+/// thousands of datagrams per second must not drop what the server sent.
+const SOCKET_BUFFER_BYTES: usize = 8 << 20;
+
+/// Raise SO_RCVBUF/SO_SNDBUF (past rmem_max with the FORCE variants when root);
+/// a refusal leaves the default, which only costs drops the timers recover.
+fn enlarge_buffers(sock: &UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if setsockopt(sock, sockopt::RcvBufForce, &SOCKET_BUFFER_BYTES).is_err() {
+        let _ = setsockopt(sock, sockopt::RcvBuf, &SOCKET_BUFFER_BYTES);
+    }
+    if setsockopt(sock, sockopt::SndBufForce, &SOCKET_BUFFER_BYTES).is_err() {
+        let _ = setsockopt(sock, sockopt::SndBuf, &SOCKET_BUFFER_BYTES);
+    }
+}
+
 /// The receive buffer: the largest UDP datagram.
 const DATAGRAM_MAX: usize = 65_535;
 
@@ -178,6 +194,8 @@ impl Generator {
         let poll = Poll::new()?;
         let mut uac = UdpSocket::bind(cfg.uac_bind)?;
         let mut uas = UdpSocket::bind(cfg.uas_bind)?;
+        enlarge_buffers(&uac);
+        enlarge_buffers(&uas);
         poll.registry()
             .register(&mut uac, UAC, Interest::READABLE)?;
         poll.registry()
@@ -238,6 +256,8 @@ impl Generator {
             return Err(GeneratorError::Unbounded);
         }
         self.stats = Stats::new();
+        let own_pid = std::process::id();
+        let cpu_before = crate::procstat::process_ticks(own_pid).unwrap_or(0);
         let mut events = Events::with_capacity(64);
         let start = Instant::now();
         let mut started: u64 = 0;
@@ -289,9 +309,13 @@ impl Generator {
         }
         self.abandon_live();
         let end = sending_until.unwrap_or_else(Instant::now);
-        Ok(self
+        let mut summary = self
             .stats
-            .summary(load.rate, end.saturating_duration_since(start)))
+            .summary(load.rate, end.saturating_duration_since(start));
+        let cpu_after = crate::procstat::process_ticks(own_pid).unwrap_or(cpu_before);
+        summary.generator_cpu_s =
+            crate::procstat::ticks_to_duration(cpu_after.saturating_sub(cpu_before)).as_secs_f64();
+        Ok(summary)
     }
 
     /// Flows still running at the end of the drain count as `unfinished`.
