@@ -18,7 +18,7 @@ TCK=$(getconf CLK_TCK)
 
 start_server() {
   if [ "$SYSTEM" = kamailio ]; then
-    taskset -c 1 /usr/sbin/kamailio -f "$HERE/kamailio/proxy.cfg" -x tlsf -m 256 -M 32 -DD -E \
+    taskset -c 1 /usr/sbin/kamailio -f "$HERE/kamailio/proxy.cfg" -x tlsf -m 2048 -M 64 -DD -E \
       -l udp:127.0.0.1:$SERVER_PORT -A "NEXT_HOP=\"sip:127.0.0.1:$UAS_PORT\"" 2>/dev/null &
   else
     taskset -c 1 "$TARGET/release/riptide" --sip-port $SERVER_PORT --management 127.0.0.1:0 \

@@ -157,7 +157,7 @@ pub fn kamailio(
     let child = pinned(core, Path::new("/usr/sbin/kamailio"))
         .arg("-f")
         .arg(cfg_dir.join(cfg))
-        .args(["-x", "tlsf", "-m", "256", "-M", "32", "-DD", "-E"])
+        .args(["-x", "tlsf", "-m", "2048", "-M", "64", "-DD", "-E"])
         .arg("-l")
         .arg(format!("udp:127.0.0.1:{port}"))
         .arg("-A")
