@@ -3,13 +3,17 @@
 # riptide with a static route), the same call rate, server CPU per call from
 # /proc (utime+stime of the server and its child processes) with each driver.
 #
-#   perf/scripts/sipp-crosscheck.sh kamailio|riptide RATE CALLS
+#   perf/scripts/sipp-crosscheck.sh kamailio|riptide RATE COUNT [options|call]
 #
+# `call` uses SIPp's built-in uac/uas; the built-in uas copies no
+# Record-Route, so SIPp's ACK and BYE take a different path than
+# riptide-load's (whose callee does): `options` is the like-for-like point.
 # Needs: sipp, kamailio, taskset; riptide-load and riptide in $TARGET/release.
 set -euo pipefail
 SYSTEM=${1:-kamailio}
 RATE=${2:-500}
 CALLS=${3:-5000}
+SCENARIO=${4:-options}
 TARGET=${CARGO_TARGET_DIR:-target}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SERVER_PORT=15260
@@ -45,26 +49,34 @@ ticks() {
 
 per_call() { awk -v t="$1" -v n="$2" -v hz="$TCK" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }'; }
 
-# 1. SIPp: uas (callee) and uac (caller) both on core 0.
+# 1. SIPp on core 0 (with its own callee for calls).
 start_server
-taskset -c 0 sipp -sn uas -i 127.0.0.1 -p $UAS_PORT -nostdin >/dev/null 2>&1 &
-UAS_PID=$!
+if [ "$SCENARIO" = call ]; then
+  taskset -c 0 sipp -sn uas -i 127.0.0.1 -p $UAS_PORT -nostdin >/dev/null 2>&1 &
+  UAS_PID=$!
+  SIPP_ARGS=(-sn uac -s callee)
+else
+  SIPP_ARGS=(-sf "$HERE/sipp/options_uac.xml")
+fi
+rm -f /tmp/sipp-crosscheck-stat.csv
 before=$(ticks)
-taskset -c 0 sipp -sn uac 127.0.0.1:$SERVER_PORT -s callee -i 127.0.0.1 -p 15280 \
+taskset -c 0 sipp "${SIPP_ARGS[@]}" 127.0.0.1:$SERVER_PORT -i 127.0.0.1 -p 15280 -nostdin \
   -r "$RATE" -m "$CALLS" -timeout 60 -trace_stat -stf /tmp/sipp-crosscheck-stat.csv >/dev/null 2>&1 || true
 after=$(ticks)
 stop_server
-kill "$UAS_PID" 2>/dev/null || true
-wait "$UAS_PID" 2>/dev/null || true
+if [ -n "${UAS_PID:-}" ]; then
+  kill "$UAS_PID" 2>/dev/null || true
+  wait "$UAS_PID" 2>/dev/null || true
+fi
 sipp_ok=$(tail -1 /tmp/sipp-crosscheck-stat.csv | awk -F';' '{print $16}')
-echo "sipp:         $SYSTEM, $RATE calls/s, $sipp_ok successful calls, server CPU $(per_call $((after - before)) "${sipp_ok:-1}") µs/call"
+echo "sipp:         $SYSTEM $SCENARIO, $RATE/s, $sipp_ok successful, server CPU $(per_call $((after - before)) "${sipp_ok:-1}") µs each"
 
 # 2. riptide-load at the same rate and count.
 start_server
 before=$(ticks)
-out=$(taskset -c 0 "$TARGET/release/riptide-load" call --server 127.0.0.1:$SERVER_PORT \
-  --uas 127.0.0.1:$UAS_PORT --rate "$RATE" --count "$CALLS" --json)
+out=$(taskset -c 0 "$TARGET/release/riptide-load" "$SCENARIO" --server 127.0.0.1:$SERVER_PORT \
+  --uas 127.0.0.1:$UAS_PORT --rate "$RATE" --count "$CALLS" --json 2>/dev/null)
 after=$(ticks)
 stop_server
 ok=$(echo "$out" | awk -F': ' '/"successes"/ {gsub(",", "", $2); print $2}')
-echo "riptide-load: $SYSTEM, $RATE calls/s, $ok successful calls, server CPU $(per_call $((after - before)) "${ok:-1}") µs/call"
+echo "riptide-load: $SYSTEM $SCENARIO, $RATE/s, $ok successful, server CPU $(per_call $((after - before)) "${ok:-1}") µs each"

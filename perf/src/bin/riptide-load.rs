@@ -79,6 +79,9 @@ struct Cli {
     /// Count the request echoed back as its 200 (for the raw echo floor).
     #[arg(long)]
     expect_echo: bool,
+    /// Start the flows due once per tick of this many ms (1: a smooth trickle).
+    #[arg(long, default_value_t = 1.0)]
+    tick_ms: f64,
     /// Pin the generator's thread to this CPU.
     #[arg(long)]
     cpu: Option<usize>,
@@ -115,6 +118,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     cfg.domain = cli.domain.clone();
     cfg.request_uri = cli.request_uri.clone();
     cfg.expect_echo = cli.expect_echo;
+    cfg.tick = Duration::from_secs_f64(cli.tick_ms.max(0.001) / 1000.0);
     cfg.users = match (&cli.users, &cli.users_csv) {
         (Some(r), _) => users::range(r, &cli.password, &cli.domain)?,
         (None, Some(path)) => users::parse_csv(&std::fs::read_to_string(path)?, &cli.domain)?,

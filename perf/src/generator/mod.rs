@@ -81,6 +81,9 @@ pub struct Config {
     pub expect_echo: bool,
     /// Flows in progress at most; beyond it new flows are skipped and counted.
     pub max_outstanding: usize,
+    /// Flows due are started together once per tick of this length (SIPp-like
+    /// pacing when above 1 ms; the server then sees bursts, not a trickle).
+    pub tick: Duration,
 }
 
 impl Config {
@@ -103,6 +106,7 @@ impl Config {
             request_uri: None,
             expect_echo: false,
             max_outstanding: 200_000,
+            tick: Duration::from_millis(1),
         }
     }
 }
@@ -267,7 +271,9 @@ impl Generator {
             let now = Instant::now();
             if drain_deadline.is_none() {
                 let elapsed = now.duration_since(start);
-                let due = (elapsed.as_secs_f64() * load.rate) as u64;
+                let tick_s = self.cfg.tick.as_secs_f64().max(1e-6);
+                let ticked_s = (elapsed.as_secs_f64() / tick_s).floor() * tick_s;
+                let due = (ticked_s * load.rate) as u64;
                 let due = load.count.map_or(due, |c| due.min(c));
                 while started < due {
                     started += 1;
@@ -288,7 +294,10 @@ impl Generator {
             }
             let mut wake = self.timers.next_at();
             if drain_deadline.is_none() {
-                let next_start = start + Duration::from_secs_f64((started + 1) as f64 / load.rate);
+                let tick_s = self.cfg.tick.as_secs_f64().max(1e-6);
+                let first_due_s = (started + 1) as f64 / load.rate;
+                let next_start =
+                    start + Duration::from_secs_f64((first_due_s / tick_s).ceil() * tick_s);
                 wake = Some(wake.map_or(next_start, |w| w.min(next_start)));
             } else if let Some(d) = drain_deadline {
                 wake = Some(wake.map_or(d, |w| w.min(d)));
