@@ -148,6 +148,12 @@ impl<O: Clone, B: Branches> Core<O, B> {
         (self.servers.len(), self.clients.len())
     }
 
+    /// Fork contexts alive (one per forwarded request until its server
+    /// transaction ends).
+    pub fn forks(&self) -> usize {
+        self.forks.len()
+    }
+
     /// Transactions still waiting for a final response (server side: none
     /// sent yet; client side: none received). What a graceful stop waits
     /// for: the others only absorb retransmissions until their timers end.
@@ -414,7 +420,11 @@ impl<O: Clone, B: Branches> Core<O, B> {
             ServerSide::NonInvite(t) => t.poll_timeout(),
         };
         if terminated {
-            self.servers.remove(key);
+            // Its fork (and the responses the fork gathered) goes with it:
+            // nothing can be sent upstream any more.
+            if let Some(fork) = self.servers.remove(key).and_then(|s| s.fork) {
+                self.forks.remove(&fork);
+            }
         } else if let Some(at) = deadline {
             self.timers
                 .push(at, TxnRef::Server(ServerKeyOrd(key.clone())));
