@@ -4,30 +4,44 @@
 //! sends and timers.
 
 use super::bindings::{EmbeddedBindings, unix_ms};
+use super::bindings_query::{BindingsQuery, bindings_json};
 use super::config::EngineConfig;
-use super::counters::Counters;
 use super::hss_client::HttpHss;
+use super::metrics::labels::{class_index, method_of_request_bytes, status_of_response_bytes};
+use super::metrics::local::ShardRecorder;
+use super::metrics::metered::{MeteredHss, MeteredStore};
+use super::metrics::txn::{TxnMeta, TxnOrigin};
+use super::metrics::{RegKind, ShardMetrics, method_index};
 use super::redis_bindings::{RedisBindings, ShardBindings};
 use crate::core::{Action, Core, CoreConfig, Inbound as CoreInbound, ShardBranches};
 use crate::proxy::{
     ForkTarget, Proxy, RouteDecision, Target, Transport as HopTransport, validate_request,
 };
 use crate::resolve::{Resolver, StaticResolver};
-use crate::roles::{Decision, RequestContext, Role, StaticRoutes};
-use crate::scscf::{Scscf, impu_of};
+use crate::roles::{Decision, RequestContext, StaticRoutes};
+use crate::scscf::{BindingStore, RegisterOutcome, RegistrationKind, Scscf, impu_of};
 use bytes::Bytes;
 use shards::{App, Exemptions, Inbound, Origin, SendFailure, Shard, Throttle, Transport};
 use sip_fastpath::{HeaderName, Limits, Message, Method};
 use smallvec::smallvec;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 
 /// Option tags we support in Proxy-Require.
 const SUPPORTED: &[&[u8]] = &[];
 
+/// The S-CSCF as a shard runs it: the real clients with meters on.
+type ShardScscf = Scscf<MeteredHss<HttpHss>, MeteredStore<ShardBindings>>;
+
+/// INVITE transactions remembered for CANCEL statistics, at most.
+const INVITES_TRACKED_MAX: usize = 100_000;
+
 /// One shard's engine.
 pub struct EngineApp {
-    core: RefCell<Core<Origin, ShardBranches>>,
+    core: RefCell<Core<TxnOrigin, ShardBranches>>,
     proxy: Proxy,
     routes: StaticRoutes,
     resolver: StaticResolver,
@@ -35,8 +49,14 @@ pub struct EngineApp {
     throttle: RefCell<Throttle>,
     exemptions: Exemptions,
     /// The S-CSCF (registrar and terminating router) when an HSS cache is configured.
-    scscf: Option<Rc<Scscf<HttpHss, ShardBindings>>>,
-    pub counters: Counters,
+    scscf: Option<Rc<ShardScscf>>,
+    /// This shard's metrics (shared atomics and local histograms).
+    pub metrics: Rc<ShardRecorder>,
+    /// Open INVITE server transactions by top-Via branch, so a CANCEL can
+    /// tell whether its INVITE had rung.
+    invites: RefCell<HashMap<Bytes, Rc<TxnMeta>>>,
+    /// `/impu/<impu>/bindings` questions from the management thread.
+    bindings_queries: Option<Receiver<BindingsQuery>>,
 }
 
 /// Where AoR-owned work runs: FNV-1a of the IMPU, modulo the shard count.
@@ -51,9 +71,12 @@ pub fn owner_shard(impu: &str, shards: usize) -> usize {
 
 /// How often the registration store sweeps expired records and syncs.
 const STORE_MAINTENANCE_MS: u64 = 1000;
-/// Timer tokens: the core's wake-up, and store maintenance.
+/// AoRs counted per second of interval between registration counts.
+const REGISTRATIONS_PER_COUNT_SECOND: u64 = 20_000;
+/// Timer tokens: the core's wake-up, store maintenance, metrics.
 const TOKEN_CORE: u64 = 0;
 const TOKEN_STORE: u64 = 1;
+const TOKEN_METRICS: u64 = 2;
 
 impl EngineApp {
     pub fn new(
@@ -61,7 +84,10 @@ impl EngineApp {
         shard: usize,
         now_us: u64,
         store: Option<stores::embedded::ShardStore>,
+        metrics: Arc<ShardMetrics>,
+        bindings_queries: Option<Receiver<BindingsQuery>>,
     ) -> Self {
+        let metrics = Rc::new(ShardRecorder::new(metrics));
         let proxy = cfg.proxy();
         let core = Core::new(
             proxy.clone(),
@@ -92,12 +118,48 @@ impl EngineApp {
                     (None, None) => return None,
                 };
                 Some(Rc::new(Scscf {
-                    hss: HttpHss::new(addr, timeout, cfg.scscf_uri()),
-                    store: bindings,
+                    hss: MeteredHss {
+                        inner: HttpHss::new(addr, timeout, cfg.scscf_uri()),
+                        metrics: Rc::clone(&metrics),
+                    },
+                    store: MeteredStore {
+                        inner: bindings,
+                        metrics: Rc::clone(&metrics),
+                    },
                     cfg: cfg.scscf_config(),
                 }))
             }),
-            counters: Counters::default(),
+            metrics,
+            invites: RefCell::new(HashMap::new()),
+            bindings_queries,
+        }
+    }
+
+    fn m(&self) -> &ShardMetrics {
+        &self.metrics.shared
+    }
+
+    /// Count an overload rejection; log once per burst, not per message.
+    fn overloaded(&self, shard: usize) {
+        let m = self.m();
+        m.rejected_overload.inc();
+        if m.overload.raise(unix_ms(), true) {
+            tracing::warn!(shard, "overload: rejecting new requests with 503");
+        }
+    }
+
+    fn record_register(&self, outcome: RegisterOutcome) {
+        let m = self.m();
+        if let Some(ok) = outcome.digest {
+            m.digest_auth.record(ok);
+        }
+        if let Some((kind, ok)) = outcome.registration {
+            let kind = match kind {
+                RegistrationKind::Initial => RegKind::Initial,
+                RegistrationKind::Re => RegKind::Re,
+                RegistrationKind::De => RegKind::De,
+            };
+            m.registrations[kind as usize].record(ok);
         }
     }
 
@@ -123,9 +185,17 @@ impl EngineApp {
             if let Some(impu) = self.owning_impu(&req) {
                 let owner = owner_shard(&impu, shard.count());
                 if owner != shard.id() {
-                    Counters::bump(&self.counters.handed_over);
+                    self.m().handed_over.inc();
                     if shard.hand_to(owner, inbound.clone()).is_err() {
-                        Counters::bump(&self.counters.rejected_overload);
+                        self.overloaded(shard.id());
+                        self.m().mesh_full.inc();
+                        if self.m().queue_full.raise(unix_ms(), true) {
+                            tracing::warn!(
+                                shard = shard.id(),
+                                owner,
+                                "shard queue full: answering 503"
+                            );
+                        }
                         let bytes = req
                             .response(503, "Service Unavailable")
                             .header(HeaderName::RetryAfter, b"1")
@@ -136,10 +206,11 @@ impl EngineApp {
                 }
             }
         }
-        Counters::bump(&self.counters.requests);
+        let method_idx = method_index(req.method());
+        self.m().requests_in[method_idx].inc();
         let exempt = self.exemptions.exempt(&req);
         if !exempt && !self.throttle.borrow_mut().admit(received_us) {
-            Counters::bump(&self.counters.rejected_overload);
+            self.overloaded(shard.id());
             let bytes = req
                 .response(503, "Service Unavailable")
                 .header(HeaderName::RetryAfter, b"1")
@@ -150,7 +221,7 @@ impl EngineApp {
         if let Err(rejection) =
             validate_request(&req, SUPPORTED).and_then(|()| self.proxy.check_loop(&req))
         {
-            Counters::bump(&self.counters.rejected_invalid);
+            self.m().rejected_invalid.inc();
             if req.method() != Some(Method::Ack) {
                 self.reply(shard, &origin, rejection.response(&req));
             }
@@ -181,27 +252,50 @@ impl EngineApp {
             return;
         }
         // An ACK addressed to us (a UA that does not follow Record-Route)
-        // goes where the role would send its INVITE.
-        let req = if method == Some(Method::Ack) && decision == RouteDecision::Local {
-            match self.routes.target_for(&req).cloned() {
-                Some(uri) => {
-                    let mut e = req.edit();
-                    e.set_request_uri(&uri);
-                    match Message::parse(e.finish(), &self.limits) {
-                        Ok(r) => r,
-                        Err(_) => return,
+        // goes where the role would send its INVITE — unless it acknowledges
+        // a non-2xx final response of ours (a 487 after CANCEL, a 480):
+        // then its INVITE server transaction takes it, ending timer G.
+        let acks_our_final = method == Some(Method::Ack)
+            && req
+                .server_key()
+                .is_ok_and(|k| self.core.borrow().request(&k).is_some());
+        let req =
+            if method == Some(Method::Ack) && decision == RouteDecision::Local && !acks_our_final {
+                match self.routes.target_for(&req).cloned() {
+                    Some(uri) => {
+                        let mut e = req.edit();
+                        e.set_request_uri(&uri);
+                        match Message::parse(e.finish(), &self.limits) {
+                            Ok(r) => r,
+                            Err(_) => return,
+                        }
                     }
+                    None => return,
                 }
-                None => return,
-            }
-        } else {
-            req
-        };
+            } else {
+                req
+            };
         let reliable = origin.transport != Transport::Udp;
         let now = shard.now_ms();
+        let invite_branch = match method {
+            Some(Method::Invite) => top_branch(&req),
+            Some(Method::Cancel) => {
+                self.count_cancel(&req);
+                None
+            }
+            _ => None,
+        };
+        let is_invite = invite_branch.is_some();
+        let txn = TxnOrigin::new(origin, received_us, method_idx, invite_branch);
         let mut core = self.core.borrow_mut();
-        let inbound = core.on_request(req, origin, reliable, now);
+        let inbound = core.on_request(req, txn.clone(), reliable, now);
+        if inbound == CoreInbound::Refused {
+            self.overloaded(shard.id());
+        }
         if let CoreInbound::New(key) = inbound {
+            if is_invite {
+                self.track_invite(&txn.meta);
+            }
             if let (RouteDecision::Local, Some(scscf)) = (decision, &self.scscf) {
                 // The role awaits the HSS cache and the store: decide on a task.
                 let Some(request) = core.request(&key).cloned() else {
@@ -213,8 +307,10 @@ impl EngineApp {
                 let shard = Rc::clone(shard);
                 glommio::spawn_local(async move {
                     let ctx = RequestContext { now_ms: unix_ms() };
-                    let decision = scscf.on_request(&request, &ctx).await;
-                    shard.app().apply(&shard, &key, &request, decision);
+                    let (decision, outcome) = scscf.on_request_observed(&request, &ctx).await;
+                    let app = shard.app();
+                    app.record_register(outcome);
+                    app.apply(&shard, &key, &request, decision);
                 })
                 .detach();
                 return;
@@ -289,25 +385,44 @@ impl EngineApp {
             .and_then(|v| v.branch().and_then(branch_shard));
         if let Some(owner) = owner {
             if owner != shard.id() && owner < shard.count() && msg.handed_from.is_none() {
-                Counters::bump(&self.counters.handed_over);
+                self.m().handed_over.inc();
                 // A full queue loses the response; the UAS retransmits it.
                 if shard.hand_to(owner, msg.clone()).is_err() {
-                    Counters::bump(&self.counters.mesh_full_drops);
+                    self.m().mesh_full.inc();
+                    if self.m().queue_full.raise(unix_ms(), true) {
+                        tracing::warn!(
+                            shard = shard.id(),
+                            owner,
+                            "shard queue full: dropping responses"
+                        );
+                    }
                 }
                 return Some(());
             }
         }
-        Counters::bump(&self.counters.responses);
+        if let Some(c) = resp.status().and_then(class_index) {
+            self.m().responses_in[c].inc();
+        }
         self.core.borrow_mut().on_response(resp, shard.now_ms());
         self.run_actions(shard);
         Some(())
     }
 
     fn run_actions(&self, shard: &Rc<Shard<Self>>) {
-        let actions: Vec<Action<Origin>> = self.core.borrow_mut().drain_actions().collect();
+        let actions: Vec<Action<TxnOrigin>> = self.core.borrow_mut().drain_actions().collect();
         for action in actions {
             match action {
-                Action::Respond { to, bytes } => self.reply(shard, &to, bytes),
+                Action::Respond { to, bytes } => {
+                    if let Some(status) = status_of_response_bytes(&bytes) {
+                        let done = to.meta.on_sent(status, shard.now_us(), &self.metrics.local);
+                        if done.first_final {
+                            if let Some(branch) = &to.meta.invite_branch {
+                                self.invites.borrow_mut().remove(branch);
+                            }
+                        }
+                    }
+                    self.reply(shard, &to.origin, bytes)
+                }
                 Action::Request { to, bytes } => self.send_request(shard, &to, bytes),
                 Action::WakeAt { at_ms } => {
                     shard.timer_at(at_ms, TOKEN_CORE);
@@ -317,6 +432,9 @@ impl EngineApp {
     }
 
     fn reply(&self, shard: &Rc<Shard<Self>>, to: &Origin, bytes: Bytes) {
+        if let Some(c) = status_of_response_bytes(&bytes).and_then(class_index) {
+            self.m().responses_out[c].inc();
+        }
         let sent = match to.transport {
             Transport::Udp => shard.send_udp(Some(to.local), to.peer, &bytes),
             Transport::Tcp => match to.conn {
@@ -325,13 +443,14 @@ impl EngineApp {
             },
         };
         if sent.is_err() {
-            Counters::bump(&self.counters.send_failures);
+            self.m().send_failures.inc();
         }
     }
 
     fn send_request(&self, shard: &Rc<Shard<Self>>, to: &Target, bytes: Bytes) {
+        self.m().requests_out[method_of_request_bytes(&bytes)].inc();
         let Some(addr) = self.resolver.resolve(to).into_iter().next() else {
-            Counters::bump(&self.counters.unresolvable);
+            self.m().unresolvable.inc();
             tracing::debug!(host = %String::from_utf8_lossy(&to.host), "no address for next hop");
             return;
         };
@@ -340,9 +459,85 @@ impl EngineApp {
             HopTransport::Tcp | HopTransport::Tls => shard.send_tcp_to(addr, bytes),
         };
         if sent.is_err() {
-            Counters::bump(&self.counters.send_failures);
+            self.m().send_failures.inc();
         }
     }
+
+    /// Remember an INVITE server transaction until its final response.
+    fn track_invite(&self, meta: &Rc<TxnMeta>) {
+        let Some(branch) = &meta.invite_branch else {
+            return;
+        };
+        let mut invites = self.invites.borrow_mut();
+        if invites.len() < INVITES_TRACKED_MAX {
+            invites.insert(branch.clone(), Rc::clone(meta));
+        }
+    }
+
+    /// A CANCEL for an INVITE still open here: before or after it rang?
+    fn count_cancel(&self, cancel: &Message) {
+        let Some(branch) = cancel.top_via().ok().and_then(|v| v.branch()) else {
+            return;
+        };
+        let invites = self.invites.borrow();
+        let Some(meta) = invites.get(branch) else {
+            return;
+        };
+        if meta.finished() {
+            return;
+        }
+        if meta.provisional_sent() {
+            self.m().invites_cancelled_after_1xx.inc();
+        } else {
+            self.m().invites_cancelled_before_1xx.inc();
+        }
+    }
+
+    /// Once a second: publish latencies, refresh gauges, answer the
+    /// management thread's binding questions.
+    fn metrics_tick(&self, shard: &Rc<Shard<Self>>) {
+        let m = self.m();
+        self.metrics.local.publish(m);
+        m.transport.copy_from(shard.stats());
+        {
+            let t = self.throttle.borrow();
+            m.throttle.rate.set(t.rate());
+            m.throttle.smoothed_latency_us.set(t.smoothed_latency_us());
+            m.throttle.target_latency_us.set(t.target_latency_us());
+            m.throttle.penalties.set(t.penalties);
+            m.throttle.admitted.set(t.admitted);
+            m.throttle.rejected.set(t.rejected);
+        }
+        let (servers, clients) = self.core.borrow().transactions();
+        m.server_transactions.set(servers as u64);
+        m.client_transactions.set(clients as u64);
+        if let Some(rx) = &self.bindings_queries {
+            while let Ok(q) = rx.try_recv() {
+                self.answer_bindings(q);
+            }
+        }
+    }
+
+    fn answer_bindings(&self, q: BindingsQuery) {
+        let Some(scscf) = self.scscf.as_ref().map(Rc::clone) else {
+            let _ = q.reply.send(Err("this node runs no S-CSCF".to_owned()));
+            return;
+        };
+        glommio::spawn_local(async move {
+            let answer = match scscf.store.get_aor(&q.impu).await {
+                Ok(aor) => Ok(bindings_json(&aor.value, unix_ms() / 1000)),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = q.reply.send(answer);
+        })
+        .detach();
+    }
+}
+
+/// An INVITE's top-Via branch (its CANCEL carries the same one).
+fn top_branch(req: &Message) -> Option<Bytes> {
+    let via = req.top_via().ok()?;
+    via.branch().map(Bytes::copy_from_slice)
 }
 
 fn other_status(d: &Decision) -> u16 {
@@ -400,11 +595,16 @@ impl App for EngineApp {
 
     fn on_start(&self, shard: &Rc<Shard<Self>>) {
         if matches!(
-            self.scscf.as_ref().map(|s| &s.store),
+            self.scscf.as_ref().map(|s| &s.store.inner),
             Some(ShardBindings::Embedded(_))
         ) {
             shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
+            self.m().registrations_known.set(1);
         }
+        shard.timer_at(
+            shard.now_ms() + super::metrics::sampler::SAMPLE_INTERVAL_MS,
+            TOKEN_METRICS,
+        );
     }
 
     fn on_message(&self, shard: &Rc<Shard<Self>>, msg: Inbound) {
@@ -414,7 +614,7 @@ impl App for EngineApp {
                 self.on_response(shard, m, &msg);
             }
             Err(bad) => {
-                Counters::bump(&self.counters.malformed);
+                self.m().malformed.inc();
                 if let Some(bytes) = bad.response() {
                     self.reply(shard, &msg.origin, bytes);
                 }
@@ -423,14 +623,36 @@ impl App for EngineApp {
     }
 
     fn on_timer(&self, shard: &Rc<Shard<Self>>, token: u64) {
+        if token == TOKEN_METRICS {
+            self.metrics_tick(shard);
+            shard.timer_at(
+                shard.now_ms() + super::metrics::sampler::SAMPLE_INTERVAL_MS,
+                TOKEN_METRICS,
+            );
+            return;
+        }
         if token == TOKEN_STORE {
-            if let Some(ShardBindings::Embedded(store)) = self.scscf.as_ref().map(|s| &s.store) {
-                match store.maintain(unix_ms()) {
-                    Ok(n) => self
-                        .counters
-                        .expired_records
-                        .set(self.counters.expired_records.get() + n as u64),
-                    Err(e) => tracing::error!(error = %e, "registration store maintenance failed"),
+            if let Some(ShardBindings::Embedded(store)) =
+                self.scscf.as_ref().map(|s| &s.store.inner)
+            {
+                let now = unix_ms();
+                let m = self.m();
+                match store.maintain(now) {
+                    Ok(n) => m.expired_records.add(n as u64),
+                    Err(e) => {
+                        m.store_failures.inc();
+                        if m.store_failing.raise(now, false) {
+                            tracing::error!(shard = shard.id(), error = %e, "registration store maintenance failed");
+                        }
+                    }
+                }
+                // Counting walks the whole store: once a second while it is
+                // small, less often as it grows (every 1 + AoRs/20 000 s).
+                let tick = shard.now_ms() / STORE_MAINTENANCE_MS;
+                if tick % (1 + m.aors.get() / REGISTRATIONS_PER_COUNT_SECOND) == 0 {
+                    let (aors, bindings) = store.count_registrations(now);
+                    m.aors.set(aors);
+                    m.bindings.set(bindings);
                 }
             }
             shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
@@ -440,10 +662,10 @@ impl App for EngineApp {
         self.run_actions(shard);
     }
 
-    fn on_send_failure(&self, _shard: &Rc<Shard<Self>>, failure: SendFailure) {
+    fn on_send_failure(&self, shard: &Rc<Shard<Self>>, failure: SendFailure) {
         // The client transaction times out into a 408/503 of its own.
-        Counters::bump(&self.counters.send_failures);
-        tracing::debug!(to = %failure.to, reason = %failure.reason, "send failed");
+        self.m().send_failures.inc();
+        tracing::debug!(shard = shard.id(), to = %failure.to, reason = %failure.reason, "send failed");
     }
 
     fn in_flight(&self) -> usize {

@@ -4,7 +4,9 @@
 //! shard (requests are handed here by AoR before a transaction is made), so
 //! every call completes at once, with no lock and no hop.
 
-use super::records::{decode_aor, decode_challenge, encode_aor, encode_challenge};
+use super::records::{
+    decode_aor, decode_challenge, encode_aor, encode_challenge, live_bindings_in,
+};
 use crate::auth::Challenge;
 use crate::registrar::Aor;
 use crate::scscf::{BindingStore, StoreError, Versioned};
@@ -57,6 +59,22 @@ impl EmbeddedBindings {
         }
         store.tick(now_ms).map_err(err)?;
         Ok(expired)
+    }
+
+    /// (AoRs, live bindings) held now, for the registration gauges.
+    pub fn count_registrations(&self, now_ms: u64) -> (u64, u64) {
+        let store = self.store.borrow();
+        let (mut aors, mut bindings) = (0u64, 0u64);
+        for (key, record) in store.map().iter() {
+            if key.starts_with(b"aor:") && !record.is_expired(now_ms) {
+                let live = live_bindings_in(record.value, now_ms / 1000) as u64;
+                if live > 0 {
+                    aors += 1;
+                    bindings += live;
+                }
+            }
+        }
+        (aors, bindings)
     }
 }
 

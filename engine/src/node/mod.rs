@@ -4,9 +4,11 @@
 pub mod all_in_one;
 pub mod app;
 pub mod bindings;
+pub mod bindings_query;
 pub mod config;
-pub mod counters;
+pub mod config_view;
 pub mod hss_client;
+pub mod metrics;
 pub mod mgmt;
 pub mod records;
 pub mod redis_bindings;
@@ -75,6 +77,17 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         }
     }
     let stores = std::sync::Arc::new(std::sync::Mutex::new(opened));
+    // Every shard's metrics exist before the shards do, so the management
+    // thread holds them all; each shard takes its own.
+    let shard_metrics: Vec<std::sync::Arc<metrics::ShardMetrics>> = (0..cfg.shards)
+        .map(|i| std::sync::Arc::new(metrics::ShardMetrics::new(i)))
+        .collect();
+    let (query_tx, query_rx): (Vec<_>, Vec<_>) = (0..cfg.shards)
+        .map(|_| std::sync::mpsc::channel::<bindings_query::BindingsQuery>())
+        .map(|(tx, rx)| (tx, Some(rx)))
+        .unzip();
+    let query_rx = std::sync::Arc::new(std::sync::Mutex::new(query_rx));
+    let factory_metrics = shard_metrics.clone();
     let app_cfg = cfg.clone();
     let handle = Runtime::start(rt, move |info| {
         let mut c = app_cfg.clone();
@@ -86,19 +99,56 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
             .lock()
             .ok()
             .and_then(|mut s| s.get_mut(info.id).and_then(Option::take));
-        app::EngineApp::new(&c, info.id, shards::Clock::new().now_us(), store)
+        let queries = query_rx
+            .lock()
+            .ok()
+            .and_then(|mut q| q.get_mut(info.id).and_then(Option::take));
+        let m = factory_metrics
+            .get(info.id)
+            .cloned()
+            .unwrap_or_else(|| std::sync::Arc::new(metrics::ShardMetrics::new(info.id)));
+        app::EngineApp::new(
+            &c,
+            info.id,
+            shards::Clock::new().now_us(),
+            store,
+            m,
+            queries,
+        )
     })?;
     let stop = handle.stop_flag();
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
             .map_err(NodeError::Signals)?;
     }
-    let mgmt = mgmt::start(cfg.management, std::sync::Arc::clone(&stop)).map_err(|source| {
-        NodeError::Management {
-            addr: cfg.management,
-            source,
-        }
-    })?;
+    let node_stats =
+        std::sync::Arc::new(std::sync::Mutex::new(metrics::sampler::NodeStats::default()));
+    let mgmt_err = |source| NodeError::Management {
+        addr: cfg.management,
+        source,
+    };
+    metrics::sampler::start(
+        shard_metrics.clone(),
+        std::sync::Arc::clone(&node_stats),
+        std::sync::Arc::clone(&stop),
+    )
+    .map_err(mgmt_err)?;
+    let mut shown = cfg.clone();
+    if let Some(a) = handle.bound().udp.first() {
+        shown.sip_port = a.port();
+    }
+    let management = mgmt::Management {
+        stop: std::sync::Arc::clone(&stop),
+        shards: shard_metrics,
+        stats: node_stats,
+        config: config_view::config_json(&shown),
+        bindings: if cfg.hss.is_some() {
+            query_tx
+        } else {
+            Vec::new()
+        },
+    };
+    let mgmt = mgmt::start(cfg.management, management).map_err(mgmt_err)?;
     for a in &handle.bound().udp {
         println!("listening sip-udp {a}");
     }

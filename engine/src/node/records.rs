@@ -15,6 +15,26 @@ pub fn encode_aor(aor: &Aor) -> Vec<u8> {
     serde_json::to_vec(aor).unwrap_or_default()
 }
 
+/// Live bindings (expiring after `now_s`) in an encoded AoR, counted
+/// without decoding it: the value of each `"expires_at_s":` key. A string
+/// value cannot fake the key, as JSON escapes the quotes inside strings.
+pub fn live_bindings_in(bytes: &[u8], now_s: u64) -> usize {
+    const KEY: &[u8] = b"\"expires_at_s\":";
+    let mut live = 0;
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(KEY.len()).position(|w| w == KEY) {
+        rest = &rest[at + KEY.len()..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let expires = rest[..digits].iter().fold(0u64, |v, d| {
+            v.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        });
+        if expires > now_s {
+            live += 1;
+        }
+    }
+    live
+}
+
 pub fn decode_aor(bytes: &[u8]) -> Result<Aor, RecordError> {
     serde_json::from_slice(bytes).map_err(|e| RecordError(e.to_string()))
 }
@@ -82,6 +102,16 @@ mod tests {
             }],
         };
         assert_eq!(decode_aor(&encode_aor(&aor)).unwrap(), aor);
+        let mut two = aor.clone();
+        two.bindings.push(Binding {
+            expires_at_s: 1_000,
+            call_id: "\"expires_at_s\":9999999999".into(),
+            ..aor.bindings[0].clone()
+        });
+        let encoded = encode_aor(&two);
+        assert_eq!(live_bindings_in(&encoded, 999), 2);
+        assert_eq!(live_bindings_in(&encoded, 1_000), 1);
+        assert_eq!(live_bindings_in(&encoded, 1_800_000_000), 0);
         let c = Challenge::new([7; 24], "example.com", "00ff", Algorithm::Sha256, 5);
         assert_eq!(decode_challenge(&encode_challenge(&c)).unwrap(), c);
         assert!(decode_aor(b"{").is_err());

@@ -4,6 +4,7 @@
 //! registration store ([`BindingStore`]).
 
 mod deps;
+mod outcome;
 mod register;
 mod route;
 
@@ -11,6 +12,7 @@ mod route;
 mod tests;
 
 pub use deps::{BindingStore, HssCache, StoreError, Versioned};
+pub use outcome::{RegisterOutcome, RegistrationKind};
 
 use sip_fastpath::{Message, Method, Scheme, Uri};
 
@@ -40,11 +42,25 @@ impl<H: HssCache, S: BindingStore> Role for Scscf<H, S> {
     }
 
     async fn on_request(&self, request: &Message, ctx: &RequestContext) -> Decision {
-        if request.method() == Some(Method::Register) {
-            self.on_register(request, ctx).await
+        self.on_request_observed(request, ctx).await.0
+    }
+}
+
+impl<H: HssCache, S: BindingStore> Scscf<H, S> {
+    /// As [`Role::on_request`], also saying what a REGISTER came to (for
+    /// the registration and authentication statistics).
+    pub async fn on_request_observed(
+        &self,
+        request: &Message,
+        ctx: &RequestContext,
+    ) -> (Decision, RegisterOutcome) {
+        let mut outcome = RegisterOutcome::default();
+        let decision = if request.method() == Some(Method::Register) {
+            self.on_register(request, ctx, &mut outcome).await
         } else {
             self.route_terminating(request, ctx).await
-        }
+        };
+        (decision, outcome)
     }
 }
 

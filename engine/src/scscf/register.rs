@@ -4,6 +4,7 @@ use sip_fastpath::digest::Algorithm;
 use sip_fastpath::{HeaderName, Message};
 
 use super::deps::{BindingStore, HssCache};
+use super::outcome::{RegisterOutcome, RegistrationKind};
 use super::{Scscf, impu_of};
 use crate::auth::{Challenge, Verdict, verify};
 use crate::hss::RegDataReqType;
@@ -25,7 +26,12 @@ fn respond_with(status: u16, reason: &'static str, headers: Vec<(HeaderName, Str
 }
 
 impl<H: HssCache, S: BindingStore> Scscf<H, S> {
-    pub(super) async fn on_register(&self, req: &Message, ctx: &RequestContext) -> Decision {
+    pub(super) async fn on_register(
+        &self,
+        req: &Message,
+        ctx: &RequestContext,
+        out: &mut RegisterOutcome,
+    ) -> Decision {
         let Some(impu) = req
             .to()
             .ok()
@@ -64,13 +70,16 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
             }
         };
         let method = req.method_bytes().unwrap_or(b"REGISTER");
-        match verify(
+        let verdict = verify(
             stored.as_mut(),
             &creds,
             method,
             ctx.now_ms,
             self.cfg.nonce_count_supported,
-        ) {
+        );
+        // Clearwater counts a stale nonce as a failed authentication.
+        out.digest = Some(verdict == Verdict::Ok);
+        match verdict {
             Verdict::Ok => {
                 if let Some(ch) = &stored {
                     if self.store.put_challenge(&impi, ch).await.is_err() {
@@ -80,7 +89,7 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
                         );
                     }
                 }
-                self.register(req, &impi, &impu, ctx).await
+                self.register(req, &impi, &impu, ctx, out).await
             }
             Verdict::Stale => self.challenge(&impi, &impu, true, ctx).await,
             Verdict::Wrong => {
@@ -137,7 +146,10 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
         impi: &str,
         impu: &str,
         ctx: &RequestContext,
+        out: &mut RegisterOutcome,
     ) -> Decision {
+        // Until the AoR is read, a failure counts by what the request asks for.
+        out.registration = Some((RegistrationKind::asked_by(req), false));
         let reg = match self
             .hss
             .put_reg_data(impu, Some(impi), RegDataReqType::Reg)
@@ -169,6 +181,7 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
                     );
                 }
             };
+            out.registration = Some((RegistrationKind::for_aor(req, &current.value), false));
             let outcome = match apply_register(
                 req,
                 &current.value,
@@ -196,6 +209,7 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
                     }
                 }
             }
+            out.registration = Some((RegistrationKind::from(outcome.kind), true));
             if outcome.kind == RegisterKind::Deregistration {
                 let _ = self
                     .hss

@@ -390,3 +390,65 @@ fn invite_to_an_unregistered_user_is_480_and_to_an_unknown_one_404() {
         404
     );
 }
+
+fn register_expiring(cseq: u32, authorization: &str, expires: u32) -> Message {
+    let text = String::from_utf8_lossy(register(cseq, Some(authorization)).buffer())
+        .replace("Expires: 300\r\n", &format!("Expires: {expires}\r\n"));
+    Message::parse(Bytes::from(text), &Limits::default()).expect("parses")
+}
+
+#[test]
+fn register_outcomes_count_as_clearwater_counts_them() {
+    use super::{RegisterOutcome, RegistrationKind};
+    let s = scscf(Hss::default(), Store::default());
+    let observed = |m: &Message| block_on(s.on_request_observed(m, &CTX));
+    // A challenge is neither an authentication attempt nor a registration.
+    let (first, outcome) = observed(&register(1, None));
+    assert_eq!(status(&first), 401);
+    assert_eq!(outcome, RegisterOutcome::default());
+    let (second, outcome) = observed(&register(2, Some(&answer_challenge(&first, PASSWORD))));
+    assert_eq!(status(&second), 200);
+    assert_eq!(
+        outcome,
+        RegisterOutcome {
+            digest: Some(true),
+            registration: Some((RegistrationKind::Initial, true)),
+        }
+    );
+    let (again, _) = observed(&register(3, None));
+    let (_, outcome) = observed(&register(4, Some(&answer_challenge(&again, PASSWORD))));
+    assert_eq!(outcome.registration, Some((RegistrationKind::Re, true)));
+    let (again, _) = observed(&register(5, None));
+    let auth = answer_challenge(&again, PASSWORD);
+    let (bye, outcome) = observed(&register_expiring(6, &auth, 0));
+    assert_eq!(status(&bye), 200);
+    assert_eq!(outcome.registration, Some((RegistrationKind::De, true)));
+    // A replayed nonce is stale: a failed authentication, not a registration.
+    let (stale, outcome) = observed(&register(7, Some(&auth)));
+    assert_eq!(status(&stale), 401);
+    assert_eq!(
+        outcome,
+        RegisterOutcome {
+            digest: Some(false),
+            registration: None,
+        }
+    );
+}
+
+#[test]
+fn a_wrong_password_is_a_failed_authentication_only() {
+    use super::RegisterOutcome;
+    let s = scscf(Hss::default(), Store::default());
+    let (first, _) = block_on(s.on_request_observed(&register(1, None), &CTX));
+    let (d, outcome) = block_on(
+        s.on_request_observed(&register(2, Some(&answer_challenge(&first, "wrong"))), &CTX),
+    );
+    assert_eq!(status(&d), 403);
+    assert_eq!(
+        outcome,
+        RegisterOutcome {
+            digest: Some(false),
+            registration: None,
+        }
+    );
+}

@@ -1,0 +1,83 @@
+//! `/config`: the settings the node runs with, as JSON, with secrets left
+//! out (a Redis URL's password), and a version that changes when they do.
+
+use super::config::EngineConfig;
+use serde_json::{Value, json};
+
+/// A Redis URL without its user information (`redis://:pw@h` → `redis://***@h`).
+fn redacted_url(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// FNV-1a over the rendered settings: the snapshot's version.
+fn version_of(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The active configuration as `/config` shows it.
+pub fn config_json(cfg: &EngineConfig) -> Value {
+    let t = &cfg.throttle;
+    let settings = json!({
+        "local_ip": cfg.local_ip.to_string(),
+        "sip_port": cfg.sip_port,
+        "shards": cfg.shards,
+        "pin": cfg.pin,
+        "management": cfg.management.to_string(),
+        "alias_list": cfg.aliases,
+        "home_domain": cfg.home_domains,
+        "record_route": cfg.record_route,
+        "routes": cfg.routes.routes.iter().map(|r| json!({
+            "host": r.host,
+            "target": String::from_utf8_lossy(&r.target),
+        })).collect::<Vec<_>>(),
+        "signaling_namespace": cfg.signaling_namespace,
+        "hss": cfg.hss.map(|a| a.to_string()),
+        "hss_timeout_ms": cfg.hss_timeout_ms,
+        "redis": cfg.redis.as_deref().map(redacted_url),
+        "redis_key_prefix": cfg.redis_key_prefix,
+        "data_dir": cfg.data_dir.display().to_string(),
+        "reg_max_expires": cfg.reg_max_expires,
+        "nonce_count_supported": cfg.nonce_count_supported,
+        "throttle": {
+            "target_latency_us": t.target_latency_us,
+            "max_tokens": t.max_tokens,
+            "init_token_rate": t.init_token_rate,
+            "min_token_rate": t.min_token_rate,
+            "max_token_rate": t.max_token_rate,
+            "adjust_period": t.adjust_period,
+        },
+        "limits": format!("{:?}", cfg.limits),
+        "exemptions": format!("{:?}", cfg.exemptions),
+        "store": format!("{:?}", cfg.store),
+    });
+    let version = version_of(&settings.to_string());
+    json!({ "version": version, "config": settings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_stay_out_and_the_version_follows_the_settings() {
+        let mut cfg = EngineConfig {
+            redis: Some("redis://:hunter2@10.0.0.5:6379/0".to_owned()),
+            ..EngineConfig::default()
+        };
+        let v = config_json(&cfg);
+        assert!(!v.to_string().contains("hunter2"));
+        assert_eq!(v["config"]["redis"], "redis://***@10.0.0.5:6379/0");
+        assert_eq!(v["config"]["reg_max_expires"], 300);
+        cfg.reg_max_expires = 600;
+        assert_ne!(config_json(&cfg)["version"], v["version"]);
+        assert_eq!(redacted_url("redis://h:6379"), "redis://h:6379");
+    }
+}

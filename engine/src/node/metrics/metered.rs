@@ -1,0 +1,136 @@
+//! The S-CSCF's dependencies with meters on: HSS-cache latency and
+//! failures by endpoint, registration-store failures, and the alarm
+//! conditions both raise and clear. They wrap the real clients, so neither
+//! the clients nor the role know about metrics.
+
+use super::labels::LatencyKind;
+use super::local::ShardRecorder;
+use crate::auth::Challenge;
+use crate::hss::{AuthVector, HssError, RegData, RegDataReqType};
+use crate::registrar::Aor;
+use crate::scscf::{BindingStore, HssCache, StoreError, Versioned};
+use std::rc::Rc;
+
+/// An [`HssCache`] that times every request.
+pub struct MeteredHss<H> {
+    pub inner: H,
+    pub metrics: Rc<ShardRecorder>,
+}
+
+const AV: usize = 0;
+const REG_DATA: usize = 1;
+
+impl<H> MeteredHss<H> {
+    fn done<T>(&self, endpoint: usize, started_us: u64, r: &Result<T, HssError>) {
+        let m = &self.metrics.shared;
+        let kind = if endpoint == AV {
+            LatencyKind::HssAv
+        } else {
+            LatencyKind::HssRegData
+        };
+        self.metrics
+            .local
+            .record(kind, now_us().saturating_sub(started_us));
+        m.hss_requests[endpoint].inc();
+        match r {
+            // "Not found" is an answer: the cache is there.
+            Ok(_) | Err(HssError::NotFound) => m.hss_unreachable.clear(),
+            Err(e) => {
+                m.hss_failures[endpoint].inc();
+                if matches!(e, HssError::Timeout | HssError::Unreachable)
+                    && m.hss_unreachable.raise(super::unix_ms(), false)
+                {
+                    tracing::error!(shard = m.shard, error = %e, "HSS cache unreachable");
+                }
+            }
+        }
+    }
+}
+
+fn now_us() -> u64 {
+    shards::Clock::new().now_us()
+}
+
+impl<H: HssCache> HssCache for MeteredHss<H> {
+    async fn digest_av(&self, impi: &str, impu: &str) -> Result<AuthVector, HssError> {
+        let t = now_us();
+        let r = self.inner.digest_av(impi, impu).await;
+        self.done(AV, t, &r);
+        r
+    }
+
+    async fn put_reg_data(
+        &self,
+        impu: &str,
+        impi: Option<&str>,
+        reqtype: RegDataReqType,
+    ) -> Result<RegData, HssError> {
+        let t = now_us();
+        let r = self.inner.put_reg_data(impu, impi, reqtype).await;
+        self.done(REG_DATA, t, &r);
+        r
+    }
+
+    async fn get_reg_data(&self, impu: &str) -> Result<RegData, HssError> {
+        let t = now_us();
+        let r = self.inner.get_reg_data(impu).await;
+        self.done(REG_DATA, t, &r);
+        r
+    }
+}
+
+/// A [`BindingStore`] that counts failures and raises the store alarm.
+pub struct MeteredStore<S> {
+    pub inner: S,
+    pub metrics: Rc<ShardRecorder>,
+}
+
+impl<S> MeteredStore<S> {
+    fn done<T>(&self, r: &Result<T, StoreError>) {
+        let m = &self.metrics.shared;
+        match r {
+            Ok(_) => m.store_failing.clear(),
+            Err(e) => {
+                m.store_failures.inc();
+                if m.store_failing.raise(super::unix_ms(), false) {
+                    tracing::error!(shard = m.shard, error = %e, "registration store failing");
+                }
+            }
+        }
+    }
+}
+
+impl<S: BindingStore> BindingStore for MeteredStore<S> {
+    async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
+        let r = self.inner.get_aor(aor).await;
+        self.done(&r);
+        r
+    }
+
+    async fn set_aor(
+        &self,
+        aor: &str,
+        value: &Aor,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let r = self.inner.set_aor(aor, value, expected_version).await;
+        self.done(&r);
+        r
+    }
+
+    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
+        let r = self.inner.put_challenge(impi, challenge).await;
+        self.done(&r);
+        r
+    }
+
+    async fn get_challenge(
+        &self,
+        impi: &str,
+        nonce: &str,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let r = self.inner.get_challenge(impi, nonce).await;
+        self.done(&r);
+        r
+    }
+}
