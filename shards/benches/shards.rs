@@ -5,75 +5,69 @@
 
 use bytes::Bytes;
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use glommio::channels::channel_mesh::MeshBuilder;
-use glommio::{LocalExecutorPoolBuilder, PoolPlacement};
-use shards::{Exemptions, Throttle, ThrottleConfig, TimerWheel};
+use shards::mesh::{Mesh, MeshMsg};
+use shards::{Exemptions, Inbound, Origin, Throttle, ThrottleConfig, TimerWheel, Transport};
 use sip_fastpath::{Limits, Message};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Stream `iters` messages (a `Bytes` and an origin-sized payload, as the
-/// engine sends) from shard 0 to shard 1 and report the CPU time both
-/// threads spent (thread CPU clocks, not wall time: the machine is shared),
-/// so the figure per message is the CPU cost of one hop, sender plus receiver.
+/// Stream `iters` messages (a `Bytes` and an origin, as the engine hands a
+/// request over) from shard 0 to shard 1 through the runtime's mesh, both
+/// sides busy as under load (the consumer never sleeps, so no wake-up
+/// system call), and report the CPU both threads spent (thread CPU clocks,
+/// not wall time: the machine is shared). Per message: one hop, sender plus
+/// receiver.
 fn mesh_hop(iters: u64) -> Duration {
-    let mesh = MeshBuilder::<(Bytes, [u64; 4]), _>::full(2, 1024);
-    let elapsed = Arc::new(Mutex::new(Duration::ZERO));
-    let out = Arc::clone(&elapsed);
-    let pool = LocalExecutorPoolBuilder::new(PoolPlacement::MaxSpread(2, None))
-        .spin_before_park(Duration::from_micros(50))
-        .on_all_shards(move || {
-            let mesh = mesh.clone();
-            let out = Arc::clone(&out);
-            async move {
-                let (tx, mut rx) = mesh.join().await.expect("mesh");
-                let payload = Bytes::from_static(b"OPTIONS sip:x SIP/2.0\r\n\r\n");
-                let cpu_start = cpu_time::ThreadTime::now();
-                if tx.peer_id() == 0 {
-                    for i in 0..iters {
-                        let mut msg = (payload.clone(), [i; 4]);
-                        loop {
-                            match tx.try_send_to(1, msg) {
-                                Ok(()) => break,
-                                Err(e) => {
-                                    msg = match e {
-                                        glommio::GlommioError::WouldBlock(
-                                            glommio::ResourceType::Channel(m),
-                                        ) => m,
-                                        other => panic!("mesh: {other}"),
-                                    };
-                                    glommio::yield_if_needed().await;
-                                    futures_lite::future::yield_now().await;
-                                }
-                            }
-                        }
+    let parts = Mesh::<u64>::build(2, 4096).expect("mesh");
+    let mesh = Arc::new(parts.mesh);
+    let origin = Origin {
+        transport: Transport::Udp,
+        local: "127.0.0.1:5060".parse().expect("addr"),
+        peer: "127.0.0.1:5061".parse().expect("addr"),
+        conn: None,
+    };
+    let payload = Bytes::from_static(b"OPTIONS sip:x SIP/2.0\r\n\r\n");
+    let consumer = {
+        let mesh = Arc::clone(&mesh);
+        std::thread::spawn(move || {
+            let start = cpu_time::ThreadTime::now();
+            let mut seen = 0;
+            while seen < iters {
+                match mesh.pop(0, 1) {
+                    Some(m) => {
+                        black_box(&m);
+                        seen += 1;
                     }
-                    // Wait for the consumer's "done".
-                    for (_, r) in rx.streams() {
-                        let _ = r.recv().await;
-                    }
-                } else {
-                    let streams = rx.streams();
-                    let (_, r) = &streams[0];
-                    let mut seen = 0u64;
-                    while seen < iters {
-                        if let Some(m) = r.recv().await {
-                            black_box(&m);
-                            seen += 1;
-                        }
-                    }
-                    let _ = tx.send_to(0, (payload, [0; 4])).await;
+                    None => std::hint::spin_loop(),
                 }
-                *out.lock().expect("lock") += cpu_start.elapsed();
             }
+            start.elapsed()
         })
-        .expect("executors");
-    pool.join_all();
-    *elapsed.lock().expect("lock")
+    };
+    let start = cpu_time::ThreadTime::now();
+    for i in 0..iters {
+        let mut msg = MeshMsg::Handed(Inbound {
+            data: payload.clone(),
+            origin,
+            received_us: i,
+            handed_from: None,
+        });
+        loop {
+            match mesh.send(0, 1, msg) {
+                Ok(()) => break,
+                Err(m) => {
+                    msg = m;
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
+    let producer = start.elapsed();
+    producer + consumer.join().expect("consumer")
 }
 
 fn hop(c: &mut Criterion) {
-    c.bench_function("mesh_hop_pipelined", |b| b.iter_custom(mesh_hop));
+    c.bench_function("mesh_hop_handed_request", |b| b.iter_custom(mesh_hop));
 }
 
 fn throttle(c: &mut Criterion) {

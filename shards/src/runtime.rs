@@ -1,14 +1,13 @@
 //! Starting and stopping the shards: sockets created up front (inside the
 //! signaling namespace if one is set), one pinned glommio executor per shard,
-//! the mesh joined, then each shard's receive loops, listeners, mesh
-//! receivers and timer driver spawned on it.
+//! the mesh's queues and wake-ups built, then each shard's receive loops,
+//! listeners, mesh receiver and timer driver spawned on it.
 
 use crate::app::App;
 use crate::config::RuntimeConfig;
-use crate::mesh::{MeshMsg, receive_from};
+use crate::mesh::{Mesh, MeshParts};
 use crate::shard::{Shard, ShardParts, UdpOut};
 use crate::{netns, sockets};
-use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::channels::local_channel::{self, LocalReceiver};
 use glommio::{LocalExecutorPoolBuilder, PoolPlacement, PoolThreadHandles};
 use socket2::Socket;
@@ -97,6 +96,7 @@ impl RuntimeHandle {
 struct ShardSockets {
     udp: Vec<(SocketAddr, Socket)>,
     tcp: Vec<(SocketAddr, Socket)>,
+    wake: Option<std::os::unix::net::UnixStream>,
 }
 
 /// How long shutdown waits for in-flight work (RFC 3261 Timer B/F: 32 s).
@@ -125,10 +125,16 @@ impl Runtime {
             };
             bind_all(&cfg)?
         };
+        let MeshParts { mesh, wake_rx } = Mesh::<A::Mesh>::build(n, cfg.mesh_capacity)
+            .map_err(|e| StartError::Executors(format!("mesh: {e}")))?;
+        let mut per_shard = per_shard;
+        for (sockets, wake) in per_shard.iter_mut().zip(wake_rx) {
+            sockets.wake = wake;
+        }
         let slots: Arc<Mutex<Vec<Option<ShardSockets>>>> =
             Arc::new(Mutex::new(per_shard.into_iter().map(Some).collect()));
         let stop = Arc::new(AtomicBool::new(false));
-        let mesh = MeshBuilder::<MeshMsg<A::Mesh>, _>::full(n, cfg.mesh_capacity.max(1));
+        let next_id = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
         let placement = if cfg.pin && n <= cpus {
             PoolPlacement::MaxSpread(n, None)
@@ -142,13 +148,14 @@ impl Runtime {
             .name("riptide-shard")
             .io_memory(cfg.io_memory)
             .on_all_shards(move || {
-                let mesh = mesh.clone();
+                let mesh = Arc::clone(&mesh);
+                let id = next_id.fetch_add(1, Ordering::SeqCst);
                 let slots = Arc::clone(&slots);
                 let stop = Arc::clone(&stop2);
                 let factory = factory.clone();
                 let cfg = Arc::clone(&cfg);
                 let bound = Arc::clone(&shared_bound);
-                async move { shard_main(cfg, mesh, slots, stop, factory, bound).await }
+                async move { shard_main(id, cfg, mesh, slots, stop, factory, bound).await }
             })
             .map_err(|e| StartError::Executors(e.to_string()))?;
         Ok(RuntimeHandle {
@@ -232,8 +239,9 @@ fn bind_all(cfg: &RuntimeConfig) -> Result<(Bound, Vec<ShardSockets>), StartErro
 }
 
 async fn shard_main<A, F>(
+    id: usize,
     cfg: Arc<RuntimeConfig>,
-    mesh: MeshBuilder<MeshMsg<A::Mesh>, glommio::channels::channel_mesh::Full>,
+    mesh: Arc<Mesh<A::Mesh>>,
     slots: Arc<Mutex<Vec<Option<ShardSockets>>>>,
     stop: Arc<AtomicBool>,
     factory: F,
@@ -246,11 +254,6 @@ where
     if let Some(ns) = &cfg.signaling_namespace {
         netns::enter(ns).map_err(|e| e.to_string())?;
     }
-    let (senders, mut receivers) = mesh
-        .join()
-        .await
-        .map_err(|e| format!("mesh join failed: {e}"))?;
-    let id = senders.peer_id();
     let count = cfg.shards;
     let socks = slots
         .lock()
@@ -276,11 +279,11 @@ where
         udp: udp_out,
         tcp_config: cfg.tcp_config.clone(),
         limits: cfg.limits,
-        mesh: senders,
+        mesh: Arc::clone(&mesh),
         timer_kick: kick_tx,
     }));
-    for (from, rx) in receivers.streams() {
-        glommio::spawn_local(receive_from(Rc::clone(&shard), from, rx)).detach();
+    if let Some(wake) = socks.wake {
+        glommio::spawn_local(crate::mesh::receive(Rc::clone(&shard), mesh, wake)).detach();
     }
     for (local, s) in socks.udp {
         // SAFETY: the descriptor comes from a socket2::Socket we own and give

@@ -4,13 +4,12 @@
 use crate::app::{App, SendError};
 use crate::clock::Clock;
 use crate::config::TcpConfig;
-use crate::mesh::{MeshMsg, refused};
+use crate::mesh::{Mesh, MeshMsg};
 use crate::origin::{ConnId, Inbound, Transport};
 use crate::stats::TransportStats;
 use crate::tcp::Connections;
 use crate::wheel::{TimerId, TimerWheel};
 use bytes::Bytes;
-use glommio::channels::channel_mesh::Senders;
 use glommio::channels::local_channel::LocalSender;
 use sip_fastpath::Limits;
 use std::cell::{Cell, RefCell};
@@ -32,7 +31,7 @@ pub struct Shard<A: App> {
     pub(crate) conns: RefCell<Connections>,
     pub(crate) tcp_config: TcpConfig,
     pub(crate) limits: Limits,
-    mesh: Senders<MeshMsg<A::Mesh>>,
+    mesh: std::sync::Arc<Mesh<A::Mesh>>,
     timers: RefCell<TimerWheel<u64>>,
     timer_kick: LocalSender<()>,
     stats: TransportStats,
@@ -47,7 +46,7 @@ pub(crate) struct ShardParts<A: App> {
     pub udp: Vec<UdpOut>,
     pub tcp_config: TcpConfig,
     pub limits: Limits,
-    pub mesh: Senders<MeshMsg<A::Mesh>>,
+    pub mesh: std::sync::Arc<Mesh<A::Mesh>>,
     pub timer_kick: LocalSender<()>,
 }
 
@@ -193,9 +192,8 @@ impl<A: App> Shard<A> {
         msg.handed_from = Some(self.id);
         match self.mesh_send(shard, MeshMsg::Handed(msg)) {
             Ok(()) => Ok(()),
-            Err(Some(MeshMsg::Handed(i))) => Err(i),
-            // The index was checked above, so the mesh hands the item back.
-            Err(_) => unreachable!("the mesh returns the item it refused"),
+            Err(MeshMsg::Handed(i)) => Err(i),
+            Err(_) => unreachable!("the mesh gives back the message it was given"),
         }
     }
 
@@ -210,25 +208,21 @@ impl<A: App> Shard<A> {
         }
         match self.mesh_send(shard, MeshMsg::App(msg)) {
             Ok(()) => Ok(()),
-            Err(Some(MeshMsg::App(m))) => Err(m),
-            Err(_) => unreachable!("the mesh returns the item it refused"),
+            Err(MeshMsg::App(m)) => Err(m),
+            Err(_) => unreachable!("the mesh gives back the message it was given"),
         }
     }
 
     #[allow(clippy::result_large_err)]
-    fn mesh_send(
-        &self,
-        shard: usize,
-        msg: MeshMsg<A::Mesh>,
-    ) -> Result<(), Option<MeshMsg<A::Mesh>>> {
-        match self.mesh.try_send_to(shard, msg) {
+    fn mesh_send(&self, shard: usize, msg: MeshMsg<A::Mesh>) -> Result<(), MeshMsg<A::Mesh>> {
+        match self.mesh.send(self.id, shard, msg) {
             Ok(()) => {
                 TransportStats::bump(&self.stats.mesh_tx);
                 Ok(())
             }
-            Err(e) => {
+            Err(m) => {
                 TransportStats::bump(&self.stats.mesh_full);
-                Err(refused(e))
+                Err(m)
             }
         }
     }

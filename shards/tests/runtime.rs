@@ -266,3 +266,23 @@ fn a_port_held_by_someone_else_is_refused_not_shared() {
     .expect("refused");
     assert!(err.to_string().contains("already in use"), "{err}");
 }
+
+/// Regression: two shards started and stopped with no traffic. With
+/// glommio's channel mesh this aborted in ~3 % of runs (heap corruption at
+/// teardown); the mesh is now ours.
+#[test]
+fn two_shards_start_and_stop_cleanly() {
+    let cfg = RuntimeConfig {
+        shards: 2,
+        pin: false,
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        ..RuntimeConfig::default()
+    };
+    let rt = Runtime::start(cfg, |_| Echo {
+        pending: Default::default(),
+    })
+    .unwrap();
+    rt.stop();
+    rt.join().unwrap();
+}

@@ -148,6 +148,36 @@ impl<O: Clone, B: Branches> Core<O, B> {
         (self.servers.len(), self.clients.len())
     }
 
+    /// Fork contexts alive (one per forwarded request until its server
+    /// transaction ends).
+    pub fn forks(&self) -> usize {
+        self.forks.len()
+    }
+
+    /// Transactions still waiting for a final response (server side: none
+    /// sent yet; client side: none received). What a graceful stop waits
+    /// for: the others only absorb retransmissions until their timers end.
+    pub fn unfinished(&self) -> usize {
+        let open = |s: State| matches!(s, State::Calling | State::Trying | State::Proceeding);
+        let servers = self
+            .servers
+            .values()
+            .filter(|s| match &s.side {
+                ServerSide::Invite(t) => open(t.state()),
+                ServerSide::NonInvite(t) => open(t.state()),
+            })
+            .count();
+        let clients = self
+            .clients
+            .values()
+            .filter(|c| match &c.side {
+                ClientSide::Invite(t) => open(t.state()),
+                ClientSide::NonInvite(t) => open(t.state()),
+            })
+            .count();
+        servers + clients
+    }
+
     /// Take the actions produced so far.
     pub fn drain_actions(&mut self) -> std::vec::Drain<'_, Action<O>> {
         self.actions.drain(..)
@@ -390,7 +420,11 @@ impl<O: Clone, B: Branches> Core<O, B> {
             ServerSide::NonInvite(t) => t.poll_timeout(),
         };
         if terminated {
-            self.servers.remove(key);
+            // Its fork (and the responses the fork gathered) goes with it:
+            // nothing can be sent upstream any more.
+            if let Some(fork) = self.servers.remove(key).and_then(|s| s.fork) {
+                self.forks.remove(&fork);
+            }
         } else if let Some(at) = deadline {
             self.timers
                 .push(at, TxnRef::Server(ServerKeyOrd(key.clone())));

@@ -395,4 +395,9 @@ fn everything_is_cleaned_up_after_a_call() {
         take(&mut c);
     }
     assert_eq!(c.transactions(), (0, 0));
+    assert_eq!(
+        c.forks(),
+        0,
+        "the fork context is freed with its server transaction"
+    );
 }

@@ -669,8 +669,7 @@ impl App for EngineApp {
     }
 
     fn in_flight(&self) -> usize {
-        let (servers, clients) = self.core.borrow().transactions();
-        servers + clients
+        self.core.borrow().unfinished()
     }
 }
 
