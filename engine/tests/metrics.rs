@@ -372,6 +372,25 @@ fn metrics_and_stats_count_exactly_what_was_sent() {
     assert_eq!(latency("CANCEL"), 1);
     assert_eq!(latency("BYE"), M);
     assert_eq!(latency("ACK"), 0, "an ACK makes no transaction");
+    // Incoming transactions by method: a 2xx is a success, anything else a failure.
+    for (method, attempts, successes, failures) in [
+        ("REGISTER", 2 * registered, registered, registered),
+        ("INVITE", M + 1, M, 1),
+        ("BYE", M, M, 0),
+        ("CANCEL", 1, 1, 0),
+        ("ACK", 0, 0, 0),
+    ] {
+        let get = |name: &str| sum(&text, name, &[("method", method)]);
+        assert_eq!(
+            (
+                get("riptide_sip_incoming_transactions_total"),
+                get("riptide_sip_incoming_transaction_successes_total"),
+                get("riptide_sip_incoming_transaction_failures_total"),
+            ),
+            (attempts, successes, failures),
+            "{method}"
+        );
+    }
     assert_eq!(
         sum(
             &text,

@@ -291,8 +291,10 @@ impl EngineApp {
         let inbound = core.on_request(req, txn.clone(), reliable, now);
         if inbound == CoreInbound::Refused {
             self.overloaded(shard.id());
+            self.m().transactions_in[method_idx].attempts.inc();
         }
         if let CoreInbound::New(key) = inbound {
+            self.m().transactions_in[method_idx].attempts.inc();
             if is_invite {
                 self.track_invite(&txn.meta);
             }
@@ -416,6 +418,16 @@ impl EngineApp {
                     if let Some(status) = status_of_response_bytes(&bytes) {
                         let done = to.meta.on_sent(status, shard.now_us(), &self.metrics.local);
                         if done.first_final {
+                            let t = &self.m().transactions_in[to.meta.method];
+                            // A CANCEL's transaction is made and answered in one step.
+                            if to.meta.method == method_index(Some(Method::Cancel)) {
+                                t.attempts.inc();
+                            }
+                            if (200..300).contains(&status) {
+                                t.successes.inc();
+                            } else {
+                                t.failures.inc();
+                            }
                             if let Some(branch) = &to.meta.invite_branch {
                                 self.invites.borrow_mut().remove(branch);
                             }

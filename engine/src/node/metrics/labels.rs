@@ -23,7 +23,7 @@ pub const METHOD_NAMES: [&str; METHODS] = [
 ];
 pub const METHODS: usize = 15;
 
-/// The index of a method in [`METHOD_NAMES`].
+/// The index of a method in [`METHOD_NAMES`] (CANCEL is 3).
 #[inline]
 pub fn method_index(m: Option<Method>) -> usize {
     match m {

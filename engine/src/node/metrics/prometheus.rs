@@ -162,6 +162,39 @@ pub fn render(shards: &[Arc<ShardMetrics>], alarms: &[ActiveAlarm], samples: u64
         &CLASS_NAMES,
         |m, i| m.responses_out[i].get(),
     );
+    t.per_shard_labelled(
+        shards,
+        (
+            "riptide_sip_incoming_transactions_total",
+            "counter",
+            "Server transactions made, by method (Clearwater's incoming SIP transaction attempts).",
+        ),
+        "method",
+        &METHOD_NAMES,
+        |m, i| m.transactions_in[i].attempts.get(),
+    );
+    t.per_shard_labelled(
+        shards,
+        (
+            "riptide_sip_incoming_transaction_successes_total",
+            "counter",
+            "Server transactions whose first final response was a 2xx, by method.",
+        ),
+        "method",
+        &METHOD_NAMES,
+        |m, i| m.transactions_in[i].successes.get(),
+    );
+    t.per_shard_labelled(
+        shards,
+        (
+            "riptide_sip_incoming_transaction_failures_total",
+            "counter",
+            "Server transactions whose first final response was not a 2xx, by method.",
+        ),
+        "method",
+        &METHOD_NAMES,
+        |m, i| m.transactions_in[i].failures.get(),
+    );
     t.per_shard(
         shards,
         "riptide_sip_rejected_overload_total",

@@ -182,6 +182,9 @@ pub struct ShardMetrics {
     pub responses_in: [Counter; CLASSES],
     /// Every response sent, retransmissions included.
     pub responses_out: [Counter; CLASSES],
+    /// Server transactions by method: attempts when made, a success when
+    /// the first final response is a 2xx, a failure when it is not.
+    pub transactions_in: [SuccessFail; METHODS],
     /// Answered 503 by the throttle, the transaction limit or a full shard queue.
     pub rejected_overload: Counter,
     /// Unparseable messages (dropped, or answered 400 when a 400 could be formed).
