@@ -484,3 +484,84 @@ fn metrics_and_stats_count_exactly_what_was_sent() {
         )
     );
 }
+
+#[test]
+fn an_unreachable_hss_cache_raises_its_alarm_and_counts_the_failure() {
+    // A port nobody listens on: every connection to the HSS cache is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = data_dir("alarm");
+    let hss = closed.to_string();
+    let node = Riptide::start(&[
+        "--shards",
+        "1",
+        "--hss",
+        &hss,
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let (_, body) = http(node.management, "GET", "/alarms", "");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["alarms"],
+        serde_json::json!([])
+    );
+
+    let ue = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ue.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let port = ue.local_addr().unwrap().port();
+    let register = format!(
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-alarm-1\r\nMax-Forwards: 70\r\nFrom: <sip:6505550000@example.com>;tag=a\r\nTo: <sip:6505550000@example.com>\r\nCall-ID: alarm-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:6505550000@127.0.0.1:{port}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+    );
+    ue.send_to(register.as_bytes(), node.sip).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = ue.recv_from(&mut buf).expect("an answer to the REGISTER");
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 504 "), "{answer}");
+
+    let (status, body) = http(node.management, "GET", "/alarms", "");
+    assert_eq!(status, 200);
+    let alarms: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let list = alarms["alarms"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{alarms}");
+    assert_eq!(list[0]["name"], "hss_cache_unreachable");
+    assert_eq!(list[0]["severity"], "critical");
+    assert_eq!(list[0]["clearwater"], "SPROUT_HOMESTEAD_COMM_ERROR");
+    assert_eq!(list[0]["shards"], serde_json::json!([0]));
+    assert!(list[0]["since_ms"].as_u64().unwrap() <= alarms["time_ms"].as_u64().unwrap());
+
+    let text = scrape(&node);
+    promtool_check(&text);
+    assert_eq!(
+        sum(&text, "riptide_hss_failures_total", &[("endpoint", "av")]),
+        1
+    );
+    assert_eq!(
+        sum(&text, "riptide_hss_requests_total", &[("endpoint", "av")]),
+        1
+    );
+    assert_eq!(
+        sum(
+            &text,
+            "riptide_alarm_active",
+            &[("alarm", "hss_cache_unreachable")]
+        ),
+        1
+    );
+    assert_eq!(sum(&text, "riptide_alarm_active", &[]), 1);
+    assert_eq!(
+        sum(
+            &text,
+            "riptide_sip_responses_sent_total",
+            &[("class", "5xx")]
+        ),
+        1
+    );
+    // A challenge that never happened is neither an authentication nor a registration.
+    assert_eq!(sum(&text, "riptide_digest_auth_attempts_total", &[]), 0);
+    assert_eq!(sum(&text, "riptide_registration_attempts_total", &[]), 0);
+    // The node is still ready: an alarm is not a reason to leave the pool.
+    let (status, _) = http(node.management, "GET", "/health", "");
+    assert_eq!(status, 200);
+}

@@ -451,7 +451,7 @@ impl EngineApp {
         self.m().requests_out[method_of_request_bytes(&bytes)].inc();
         let Some(addr) = self.resolver.resolve(to).into_iter().next() else {
             self.m().unresolvable.inc();
-            tracing::debug!(host = %String::from_utf8_lossy(&to.host), "no address for next hop");
+            tracing::debug!(shard = shard.id(), host = %String::from_utf8_lossy(&to.host), "no address for next hop");
             return;
         };
         let sent = match to.transport {
