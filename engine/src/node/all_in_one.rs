@@ -99,7 +99,7 @@ fn start_control(
                 ));
             }
         };
-        println!("{line}");
+        say!("{line}");
         let mut words = line.split_whitespace();
         if let (Some("listening"), Some(what), Some(addr)) =
             (words.next(), words.next(), words.next())
@@ -193,7 +193,7 @@ pub fn run(aio: AllInOneConfig, mut engine: EngineConfig) -> Result<(), NodeErro
         .unwrap_or_else(|| "example.com".to_owned());
     let cp = start_control(&aio, &domain, &engine.scscf_uri())?;
     let file = provision_demo(&cp, &aio.data_dir, &domain)?;
-    println!(
+    say!(
         "demo subscribers sip:{DEMO_FIRST}..{}@{domain}; their passwords are in {}",
         DEMO_FIRST + DEMO_COUNT - 1,
         file.display()

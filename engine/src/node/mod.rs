@@ -1,6 +1,15 @@
 //! A running engine node: the shards with [`app::EngineApp`] on each, the
 //! management listener, and signal handling (SIGTERM/SIGINT drain and exit).
 
+/// A line on stdout for whoever started us (`listening ...`); a closed pipe
+/// is not our problem and must not stop the node.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod all_in_one;
 pub mod app;
 pub mod bindings;
@@ -150,12 +159,12 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
     };
     let mgmt = mgmt::start(cfg.management, management).map_err(mgmt_err)?;
     for a in &handle.bound().udp {
-        println!("listening sip-udp {a}");
+        say!("listening sip-udp {a}");
     }
     for a in &handle.bound().tcp {
-        println!("listening sip-tcp {a}");
+        say!("listening sip-tcp {a}");
     }
-    println!("listening management {mgmt}");
+    say!("listening management {mgmt}");
     tracing::info!(shards = cfg.shards, %mgmt, "riptide running");
     handle.join()?;
     Ok(())

@@ -68,8 +68,9 @@ struct RunArgs {
     step_duration: f64,
     #[arg(long, default_value_t = 10.0)]
     p99_max: f64,
-    /// Users for register scenarios (numeric range).
-    #[arg(long, default_value = "6505550000..6505649999")]
+    /// Users for register scenarios (numeric range; clear of the all-in-one
+    /// demo range 6505550000-6505550099, whose passwords are random).
+    #[arg(long, default_value = "6505600000..6505699999")]
     users: String,
     #[arg(long, default_value = "secret")]
     password: String,

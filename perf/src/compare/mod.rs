@@ -165,9 +165,14 @@ impl Plan {
             Scenario::Options | Scenario::Call => KamailioRole::Proxy,
         };
         Ok(match system {
+            System::Riptide if role == KamailioRole::Registrar => server::riptide_registrar(
+                &self.riptide_bin,
+                self.server_core,
+                &self.work_dir.join("riptide-data"),
+                &self.users,
+            )?,
             System::Riptide => {
-                let hop = (role == KamailioRole::Proxy).then_some(next_hop);
-                server::riptide(&self.riptide_bin, self.server_core, hop)?
+                server::riptide(&self.riptide_bin, self.server_core, Some(next_hop))?
             }
             System::Kamailio => {
                 let passwd_dir = self.work_dir.join("kamailio-db");

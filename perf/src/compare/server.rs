@@ -95,7 +95,8 @@ pub fn riptide(
         .take()
         .ok_or_else(|| ServerError::NoListener("riptide".into()))?;
     let mut sip = None;
-    for line in BufReader::new(out).lines() {
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
         let Ok(line) = line else { break };
         let words: Vec<&str> = line.split_whitespace().collect();
         if let ["listening", "sip-udp", addr] = words[..] {
@@ -103,6 +104,7 @@ pub fn riptide(
             break;
         }
     }
+    drain(lines);
     let server = Server {
         name: "riptide".into(),
         child,
@@ -110,6 +112,108 @@ pub fn riptide(
     };
     wait_ready(&server)?;
     Ok(server)
+}
+
+/// Riptide as a registrar: `riptide all-in-one` on `core` (engine and its
+/// control-plane child, both in the measured process tree: the HSS cache is
+/// part of the work), data under `data_dir`, `users` provisioned through the
+/// control plane's bulk API before the run.
+pub fn riptide_registrar(
+    bin: &Path,
+    core: usize,
+    data_dir: &Path,
+    users: &[User],
+) -> Result<Server, ServerError> {
+    let _ = std::fs::remove_dir_all(data_dir);
+    let mut cmd = pinned(core, bin);
+    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"])
+        .args(["--shards", "1", "--no-pin"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--provisioning-listen", "127.0.0.1:0"])
+        .args([
+            "--hss-listen",
+            "127.0.0.1:0",
+            "--xdms-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("all-in-one");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|source| ServerError::Spawn {
+            what: bin.display().to_string(),
+            source,
+        })?;
+    let out = child
+        .stdout
+        .take()
+        .ok_or_else(|| ServerError::NoListener("riptide all-in-one".into()))?;
+    let (mut sip, mut prov) = (None, None);
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words[..] {
+            ["listening", "provisioning", addr] => prov = addr.parse::<SocketAddr>().ok(),
+            ["listening", "sip-udp", addr] => {
+                sip = addr.parse().ok();
+                break;
+            }
+            _ => {}
+        }
+    }
+    drain(lines);
+    let server = Server {
+        name: "riptide".into(),
+        child,
+        sip: sip.ok_or_else(|| ServerError::NoListener("riptide all-in-one".into()))?,
+    };
+    let prov = prov.ok_or_else(|| ServerError::NoListener("riptide's provisioning API".into()))?;
+    for batch in users.chunks(10_000) {
+        let body = serde_json::json!({
+            "users": batch.iter().map(|u| serde_json::json!({
+                "impu": format!("sip:{}@{}", u.dn, u.domain),
+                "impi": u.auth_username,
+                "realm": u.domain,
+                "password": u.password,
+            })).collect::<Vec<_>>()
+        })
+        .to_string();
+        post(prov, "/riptide/bulk-users", &body).map_err(|source| ServerError::Write {
+            path: PathBuf::from(format!("http://{prov}/riptide/bulk-users")),
+            source,
+        })?;
+    }
+    wait_ready(&server)?;
+    Ok(server)
+}
+
+/// Keep reading a child's stdout to its end, so later lines never meet a
+/// closed pipe.
+fn drain(lines: std::io::Lines<BufReader<std::process::ChildStdout>>) {
+    std::thread::spawn(move || lines.for_each(drop));
+}
+
+/// One HTTP/1.1 POST (`Connection: close`); an error unless the answer is 2xx.
+fn post(addr: SocketAddr, path: &str, body: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)?;
+    match answer.split_whitespace().nth(1) {
+        Some(code) if code.starts_with('2') => Ok(()),
+        _ => Err(std::io::Error::other(format!(
+            "provisioning answered {}",
+            answer.lines().next().unwrap_or("nothing")
+        ))),
+    }
 }
 
 /// Which Kamailio configuration.
