@@ -175,6 +175,10 @@ fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(&path, &md)?;
     let json_path = path.with_extension("json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&results)?)?;
+    let png_path = path.with_extension("png");
+    if let Err(e) = perf::compare::plot::png(&results, &args.scenarios, &png_path) {
+        eprintln!("riptide-compare: no plot: {e}");
+    }
     println!("{md}");
     eprintln!("wrote {} and {}", path.display(), json_path.display());
     Ok(())

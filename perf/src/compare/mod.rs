@@ -4,6 +4,7 @@
 //! `/proc` (the whole process tree). The raw UDP echo floor is measured the
 //! same way in the same run. Systems are alternated (A B A B …) per rate.
 
+pub mod plot;
 pub mod report;
 pub mod server;
 
