@@ -12,12 +12,13 @@ use engine::auth::Challenge;
 use engine::hss::{
     AuthVector, HssError, ImsSubscription, RegData, RegDataReqType, RegistrationState,
 };
-use engine::node::metrics::labels::{class_index, status_of_response_bytes};
+use engine::node::metrics::labels::class_index;
 use engine::node::metrics::local::ShardRecorder;
 use engine::node::metrics::metered::{MeteredHss, MeteredStore};
 use engine::node::metrics::txn::TxnOrigin;
 use engine::node::metrics::{ShardMetrics, method_index};
 use engine::registrar::Aor;
+use engine::roles::status_of as status_of_response_bytes;
 use engine::scscf::{BindingStore, HssCache, StoreError, Versioned};
 use std::hint::black_box;
 use std::rc::Rc;

@@ -7,7 +7,7 @@ use super::bindings::{EmbeddedBindings, unix_ms};
 use super::bindings_query::{BindingsQuery, bindings_json};
 use super::config::EngineConfig;
 use super::hss_client::HttpHss;
-use super::metrics::labels::{class_index, method_of_request_bytes, status_of_response_bytes};
+use super::metrics::labels::{class_index, method_of_request_bytes};
 use super::metrics::local::ShardRecorder;
 use super::metrics::metered::{MeteredHss, MeteredStore};
 use super::metrics::txn::{TxnMeta, TxnOrigin};
@@ -18,7 +18,7 @@ use crate::proxy::{
     ForkTarget, Proxy, RouteDecision, Target, Transport as HopTransport, validate_request,
 };
 use crate::resolve::{Resolver, StaticResolver};
-use crate::roles::{Decision, RequestContext, StaticRoutes};
+use crate::roles::{Decision, RequestContext, StaticRoutes, status_of};
 use crate::scscf::{BindingStore, RegisterOutcome, RegistrationKind, Scscf, impu_of};
 use bytes::Bytes;
 use shards::{App, Exemptions, Inbound, Origin, SendFailure, Shard, Throttle, Transport};
@@ -317,22 +317,13 @@ impl EngineApp {
                 .detach();
                 return;
             }
-            let targets = match decision {
+            let decision = match decision {
                 RouteDecision::FollowRoute | RouteDecision::RequestUri => {
                     Decision::Forward(smallvec![ForkTarget::unchanged()])
                 }
                 RouteDecision::Local => self.decide_local(core.request(&key)),
             };
-            match targets {
-                Decision::Forward(t) => core.forward(&key, &t, now),
-                other => {
-                    let bytes = core.request(&key).and_then(|r| other.response_bytes(r));
-                    if let Some(b) = bytes {
-                        let status = other_status(&other);
-                        core.respond(&key, status, b, now);
-                    }
-                }
-            }
+            carry_out(&mut core, &key, None, decision, now);
         }
         drop(core);
         self.run_actions(shard);
@@ -353,17 +344,13 @@ impl EngineApp {
         decision: Decision,
     ) {
         let now = shard.now_ms();
-        {
-            let mut core = self.core.borrow_mut();
-            match decision {
-                Decision::Forward(t) => core.forward(key, &t, now),
-                other => {
-                    if let Some(b) = other.response_bytes(request) {
-                        core.respond(key, other_status(&other), b, now);
-                    }
-                }
-            }
-        }
+        carry_out(
+            &mut self.core.borrow_mut(),
+            key,
+            Some(request),
+            decision,
+            now,
+        );
         self.run_actions(shard);
     }
 
@@ -374,10 +361,7 @@ impl EngineApp {
         if self.routes.routes.is_empty() {
             return Decision::respond(501, "Not Implemented");
         }
-        match self.routes.target_for(req) {
-            Some(t) => Decision::Forward(smallvec![ForkTarget::uri(t.clone())]),
-            None => Decision::respond(404, "Not Found - No Route"),
-        }
+        self.routes.decide(req)
     }
 
     fn on_response(&self, shard: &Rc<Shard<Self>>, resp: Message, msg: &Inbound) -> Option<()> {
@@ -415,7 +399,7 @@ impl EngineApp {
         for action in actions {
             match action {
                 Action::Respond { to, bytes } => {
-                    if let Some(status) = status_of_response_bytes(&bytes) {
+                    if let Some(status) = status_of(&bytes) {
                         let done = to.meta.on_sent(status, shard.now_us(), &self.metrics.local);
                         if done.first_final {
                             let t = &self.m().transactions_in[to.meta.method];
@@ -444,7 +428,7 @@ impl EngineApp {
     }
 
     fn reply(&self, shard: &Rc<Shard<Self>>, to: &Origin, bytes: Bytes) {
-        if let Some(c) = status_of_response_bytes(&bytes).and_then(class_index) {
+        if let Some(c) = status_of(&bytes).and_then(class_index) {
             self.m().responses_out[c].inc();
         }
         let sent = match to.transport {
@@ -552,10 +536,26 @@ fn top_branch(req: &Message) -> Option<Bytes> {
     via.branch().map(Bytes::copy_from_slice)
 }
 
-fn other_status(d: &Decision) -> u16 {
-    match d {
-        Decision::Respond { status, .. } => *status,
-        _ => 200,
+/// Hand a decision for server transaction `key` to the core: forward, or
+/// answer with the decided response (built against `request`, or the
+/// transaction's own request when `None`).
+fn carry_out(
+    core: &mut Core<TxnOrigin, ShardBranches>,
+    key: &sip_fastpath::ServerKey,
+    request: Option<&Message>,
+    decision: Decision,
+    now_ms: u64,
+) {
+    match decision {
+        Decision::Forward(targets) => core.forward(key, &targets, now_ms),
+        other => {
+            let answer = request
+                .or_else(|| core.request(key))
+                .and_then(|r| other.response(r));
+            if let Some((status, bytes)) = answer {
+                core.respond(key, status, bytes, now_ms);
+            }
+        }
     }
 }
 

@@ -37,8 +37,9 @@ impl Decision {
         }
     }
 
-    /// The response bytes for a `Respond` decision.
-    pub fn response_bytes(&self, request: &Message) -> Option<Bytes> {
+    /// The status and bytes of the response a `Respond` or `Ready` decision
+    /// sends (a `Ready` response's status is read from its status line).
+    pub fn response(&self, request: &Message) -> Option<(u16, Bytes)> {
         match self {
             Decision::Respond {
                 status,
@@ -49,12 +50,21 @@ impl Decision {
                 for (name, value) in headers {
                     b.push_header(*name, value);
                 }
-                Some(b.finish())
+                Some((*status, b.finish()))
             }
-            Decision::Ready(bytes) => Some(bytes.clone()),
+            Decision::Ready(bytes) => Some((status_of(bytes)?, bytes.clone())),
             Decision::Forward(_) => None,
         }
     }
+}
+
+/// The status code of a response on the wire (`SIP/2.0 200 ...`).
+#[inline]
+pub fn status_of(bytes: &[u8]) -> Option<u16> {
+    let digits = bytes.get(8..11)?;
+    digits.iter().try_fold(0u16, |v, d| {
+        d.is_ascii_digit().then(|| v * 10 + u16::from(d - b'0'))
+    })
 }
 
 /// What a role knows about a request besides its bytes.

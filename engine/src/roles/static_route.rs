@@ -34,17 +34,24 @@ impl StaticRoutes {
     }
 }
 
+impl StaticRoutes {
+    /// The decision, at once: the role needs no data it would await.
+    pub fn decide(&self, request: &Message) -> Decision {
+        match self.target_for(request) {
+            // The target becomes the Request-URI: the next hop is that host.
+            Some(t) => Decision::Forward(smallvec![ForkTarget::uri(t.clone())]),
+            None => Decision::respond(404, "Not Found - No Route"),
+        }
+    }
+}
+
 impl Role for StaticRoutes {
     fn name(&self) -> &'static str {
         "static-route"
     }
 
     async fn on_request(&self, request: &Message, _ctx: &RequestContext) -> Decision {
-        match self.target_for(request) {
-            // The target becomes the Request-URI: the next hop is that host.
-            Some(t) => Decision::Forward(smallvec![ForkTarget::uri(t.clone())]),
-            None => Decision::respond(404, "Not Found - No Route"),
-        }
+        self.decide(request)
     }
 }
 
@@ -104,7 +111,7 @@ mod tests {
         let d = block_on(none.on_request(&req("sip:bob@x"), &CTX));
         assert_eq!(d, Decision::respond(404, "Not Found - No Route"));
         let resp = Message::parse(
-            d.response_bytes(&req("sip:bob@x")).expect("bytes"),
+            d.response(&req("sip:bob@x")).expect("bytes").1,
             &Limits::default(),
         )
         .expect("parses");

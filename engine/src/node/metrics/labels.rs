@@ -65,20 +65,6 @@ pub fn class_index(status: u16) -> Option<usize> {
     }
 }
 
-/// The status code of a response on the wire (`SIP/2.0 200 ...`).
-#[inline]
-pub fn status_of_response_bytes(bytes: &[u8]) -> Option<u16> {
-    let digits = bytes.get(8..11)?;
-    let mut v: u16 = 0;
-    for d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u16::from(d - b'0');
-    }
-    Some(v)
-}
-
 /// Clearwater's three registration statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegKind {
@@ -121,6 +107,7 @@ pub const HSS_ENDPOINTS: [&str; 2] = ["av", "reg-data"];
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::roles::status_of as status_of_response_bytes;
 
     #[test]
     fn reads_status_and_method_from_wire_bytes() {
