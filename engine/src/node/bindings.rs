@@ -5,7 +5,8 @@
 //! every call completes at once, with no lock and no hop.
 
 use super::records::{
-    decode_aor, decode_challenge, encode_aor, encode_challenge, live_bindings_in,
+    aor_key, challenge_key, decode_aor, decode_challenge, encode_aor, encode_challenge,
+    live_bindings_in, store_error as err,
 };
 use crate::auth::Challenge;
 use crate::registrar::Aor;
@@ -24,18 +25,6 @@ pub fn unix_ms() -> u64 {
 
 pub struct EmbeddedBindings {
     store: RefCell<ShardStore>,
-}
-
-fn aor_key(aor: &str) -> Vec<u8> {
-    format!("aor:{aor}").into_bytes()
-}
-
-fn challenge_key(impi: &str, nonce: &str) -> Vec<u8> {
-    format!("chal:{impi}:{nonce}").into_bytes()
-}
-
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
 }
 
 impl EmbeddedBindings {

@@ -10,6 +10,21 @@ use sip_fastpath::digest::Algorithm;
 #[error("stored record is unreadable: {0}")]
 pub struct RecordError(String);
 
+/// The store key of an AoR's record (embedded and Redis alike).
+pub fn aor_key(aor: &str) -> Vec<u8> {
+    format!("aor:{aor}").into_bytes()
+}
+
+/// The store key of a challenge, by IMPI and nonce.
+pub fn challenge_key(impi: &str, nonce: &str) -> Vec<u8> {
+    format!("chal:{impi}:{nonce}").into_bytes()
+}
+
+/// A store failure as the S-CSCF sees it.
+pub fn store_error(e: impl std::fmt::Display) -> crate::scscf::StoreError {
+    crate::scscf::StoreError(e.to_string())
+}
+
 pub fn encode_aor(aor: &Aor) -> Vec<u8> {
     // Serialising plain structs of strings and integers cannot fail.
     serde_json::to_vec(aor).unwrap_or_default()

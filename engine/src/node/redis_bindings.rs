@@ -5,7 +5,10 @@
 //! (PEXPIREAT), so no node sweeps and nothing is processed twice.
 
 use super::bindings::unix_ms;
-use super::records::{decode_aor, decode_challenge, encode_aor, encode_challenge};
+use super::records::{
+    aor_key, challenge_key, decode_aor, decode_challenge, encode_aor, encode_challenge,
+    store_error as err,
+};
 use crate::auth::Challenge;
 use crate::registrar::Aor;
 use crate::scscf::{BindingStore, StoreError, Versioned};
@@ -25,18 +28,6 @@ pub struct RedisBindings {
     timeout: Duration,
     config: RedisStoreConfig,
     idle: RefCell<Vec<RedisStore<TcpStream>>>,
-}
-
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
-}
-
-fn aor_key(aor: &str) -> Vec<u8> {
-    format!("aor:{aor}").into_bytes()
-}
-
-fn challenge_key(impi: &str, nonce: &str) -> Vec<u8> {
-    format!("chal:{impi}:{nonce}").into_bytes()
 }
 
 /// One store operation on one connection.
