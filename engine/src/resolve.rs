@@ -7,9 +7,13 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::proxy::Target;
 
+/// Addresses for one next hop, in the order to try them (no allocation for
+/// the usual one or two).
+pub type Addrs = smallvec::SmallVec<[SocketAddr; 2]>;
+
 /// Resolves next hops to addresses, in the order to try them.
 pub trait Resolver {
-    fn resolve(&self, target: &Target) -> Vec<SocketAddr>;
+    fn resolve(&self, target: &Target) -> Addrs;
 }
 
 /// IP literals, plus names from a static table (`name → addresses`).
@@ -39,21 +43,25 @@ fn literal(host: &[u8]) -> Option<IpAddr> {
 }
 
 impl Resolver for StaticResolver {
-    fn resolve(&self, target: &Target) -> Vec<SocketAddr> {
+    fn resolve(&self, target: &Target) -> Addrs {
         if let Some(ip) = literal(&target.host) {
-            return vec![SocketAddr::new(ip, target.port)];
+            return smallvec::smallvec![SocketAddr::new(ip, target.port)];
         }
         let Ok(name) = std::str::from_utf8(&target.host) else {
-            return Vec::new();
+            return Addrs::new();
         };
-        self.hosts
-            .get(&name.to_ascii_lowercase())
-            .map(|ips| {
-                ips.iter()
-                    .map(|ip| SocketAddr::new(*ip, target.port))
-                    .collect()
-            })
-            .unwrap_or_default()
+        // The table is keyed in lower case; most names already are.
+        let ips = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.hosts.get(&name.to_ascii_lowercase())
+        } else {
+            self.hosts.get(name)
+        };
+        ips.map(|ips| {
+            ips.iter()
+                .map(|ip| SocketAddr::new(*ip, target.port))
+                .collect()
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -79,15 +87,15 @@ mod tests {
             vec!["127.0.0.1".parse().expect("ip"), "::1".parse().expect("ip")],
         );
         assert_eq!(
-            r.resolve(&target(b"10.0.0.2", 5070)),
+            r.resolve(&target(b"10.0.0.2", 5070)).to_vec(),
             vec!["10.0.0.2:5070".parse().expect("addr")]
         );
         assert_eq!(
-            r.resolve(&target(b"[::1]", 5060)),
+            r.resolve(&target(b"[::1]", 5060)).to_vec(),
             vec!["[::1]:5060".parse().expect("addr")]
         );
         assert_eq!(
-            r.resolve(&target(b"uas.example.com", 5080)),
+            r.resolve(&target(b"uas.example.com", 5080)).to_vec(),
             vec![
                 "127.0.0.1:5080".parse().expect("addr"),
                 "[::1]:5080".parse().expect("addr")

@@ -42,6 +42,8 @@ const INVITES_TRACKED_MAX: usize = 100_000;
 /// One shard's engine.
 pub struct EngineApp {
     core: RefCell<Core<TxnOrigin, ShardBranches>>,
+    /// Reused for each batch of the core's actions (no allocation per message).
+    actions: RefCell<Vec<Action<TxnOrigin>>>,
     proxy: Proxy,
     routes: StaticRoutes,
     resolver: StaticResolver,
@@ -102,6 +104,7 @@ impl EngineApp {
         );
         Self {
             core: RefCell::new(core),
+            actions: RefCell::new(Vec::new()),
             proxy,
             routes: cfg.routes.clone(),
             resolver: cfg.resolver.clone(),
@@ -227,7 +230,7 @@ impl EngineApp {
             }
             return;
         }
-        let req = match mark_via(req, &origin) {
+        let req = match mark_via(req, &origin, &self.limits) {
             Some(r) => r,
             None => return,
         };
@@ -395,8 +398,10 @@ impl EngineApp {
     }
 
     fn run_actions(&self, shard: &Rc<Shard<Self>>) {
-        let actions: Vec<Action<TxnOrigin>> = self.core.borrow_mut().drain_actions().collect();
-        for action in actions {
+        // Taken out of the cell for the loop: sending never re-enters the app.
+        let mut actions = std::mem::take(&mut *self.actions.borrow_mut());
+        actions.extend(self.core.borrow_mut().drain_actions());
+        for action in actions.drain(..) {
             match action {
                 Action::Respond { to, bytes } => {
                     if let Some(status) = status_of(&bytes) {
@@ -425,6 +430,7 @@ impl EngineApp {
                 }
             }
         }
+        *self.actions.borrow_mut() = actions;
     }
 
     fn reply(&self, shard: &Rc<Shard<Self>>, to: &Origin, bytes: Bytes) {
@@ -445,7 +451,7 @@ impl EngineApp {
 
     fn send_request(&self, shard: &Rc<Shard<Self>>, to: &Target, bytes: Bytes) {
         self.m().requests_out[method_of_request_bytes(&bytes)].inc();
-        let Some(addr) = self.resolver.resolve(to).into_iter().next() else {
+        let Some(&addr) = self.resolver.resolve(to).first() else {
             self.m().unresolvable.inc();
             tracing::debug!(shard = shard.id(), host = %String::from_utf8_lossy(&to.host), "no address for next hop");
             return;
@@ -572,7 +578,7 @@ fn branch_shard(branch: &[u8]) -> Option<usize> {
 
 /// RFC 3581 / RFC 3261 §18.2.1: note where the request really came from in
 /// its top Via when the sent-by differs or the client asked with `rport`.
-fn mark_via(req: Message, origin: &Origin) -> Option<Message> {
+fn mark_via(req: Message, origin: &Origin, limits: &Limits) -> Option<Message> {
     let (needs, rport) = match req.top_via() {
         Ok(v) => {
             let host = v
@@ -594,12 +600,11 @@ fn mark_via(req: Message, origin: &Origin) -> Option<Message> {
     }
     let ip = origin.peer.ip().to_string();
     let port = rport.then_some(origin.peer.port());
-    let limits = Limits::default();
     let mut e = req.edit();
     if e.set_top_via_received(ip.as_bytes(), port).is_err() {
         return Some(req);
     }
-    Message::parse(e.finish(), &limits).ok()
+    Message::parse(e.finish(), limits).ok()
 }
 
 impl App for EngineApp {
