@@ -7,19 +7,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Riptide, SippServer, http, sipp_client_with};
-
-static RUN: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh data directory (and Redis key prefix) per test run.
-fn data_dir(tag: &str) -> PathBuf {
-    let n = RUN.fetch_add(1, Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!("riptide-aio-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use std::path::Path;
+use support::{
+    SippServer, User, all_in_one, data_dir, demo_users, http, injection, ok, register_at,
+    sipp_client_with,
+};
 
 /// The registration stores to run each test on: embedded always, Redis
 /// when the test services are up.
@@ -33,57 +25,6 @@ fn backends(dir: &Path) -> Vec<(&'static str, Vec<String>)> {
         ));
     }
     v
-}
-
-fn all_in_one(dir: &Path, store: &[String]) -> Riptide {
-    let mut args: Vec<&str> = vec![
-        "--shards",
-        "2",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--provisioning-listen",
-        "127.0.0.1:0",
-        "--hss-listen",
-        "127.0.0.1:0",
-        "--xdms-listen",
-        "127.0.0.1:0",
-    ];
-    args.extend(store.iter().map(String::as_str));
-    args.push("all-in-one");
-    Riptide::start(&args)
-}
-
-type User = (String, String, String, String);
-
-/// The demo users the node wrote: (dn, impi, realm, password).
-fn demo_users(dir: &Path) -> Vec<User> {
-    std::fs::read_to_string(dir.join("demo-users.csv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let dn = f[1].split('@').next().unwrap().to_owned();
-            (dn, f[1].to_owned(), f[2].to_owned(), f[3].to_owned())
-        })
-        .collect()
-}
-
-/// A SIPp injection file in Clearwater's stress format: dn;[authentication];domain.
-fn injection(dir: &Path, name: &str, users: &[User]) -> String {
-    let mut text = String::from("SEQUENTIAL\n");
-    for (dn, impi, realm, pw) in users {
-        text.push_str(&format!(
-            "{dn};[authentication username={impi} password={pw}];{realm}\n"
-        ));
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn ok(out: &support::SippOutcome, n: u64) -> bool {
-    (out.exit_code, out.successful, out.failed) == (0, n, 0)
 }
 
 #[test]
@@ -125,34 +66,6 @@ fn demo_users_register_with_digest_and_a_wrong_password_is_403() {
     }
 }
 
-/// Register `callee` with its Contact at `uas`, then make `calls` calls to it.
-fn register_and_call(
-    node: &Riptide,
-    dir: &Path,
-    callee: &User,
-    uas: &SippServer,
-    calls: u32,
-) -> support::SippOutcome {
-    let file = injection(dir, "callee.csv", std::slice::from_ref(callee));
-    let extra = [
-        "-inf".into(),
-        file,
-        "-set".into(),
-        "contact_port".into(),
-        uas.port.to_string(),
-    ];
-    let out = sipp_client_with("register_contact_uac.xml", "u1", node.sip, 1, 10, &extra);
-    assert!(ok(&out, 1), "{out:?}");
-    sipp_client_with(
-        "call_uac.xml",
-        "u1",
-        node.sip,
-        calls,
-        10,
-        &["-s".into(), callee.0.clone()],
-    )
-}
-
 #[test]
 fn a_call_reaches_a_registered_callee_and_the_binding_survives_kill_9() {
     let dir = data_dir("call");
@@ -162,7 +75,15 @@ fn a_call_reaches_a_registered_callee_and_the_binding_survives_kill_9() {
         let uas = SippServer::start("uas", "u1");
         let node = all_in_one(&dir, &flags);
         let callee = demo_users(&dir)[50].clone();
-        let out = register_and_call(&node, &dir, &callee, &uas, 5);
+        register_at(&node, &dir, &callee, uas.port);
+        let out = sipp_client_with(
+            "call_uac.xml",
+            "u1",
+            node.sip,
+            5,
+            10,
+            &["-s".into(), callee.0.clone()],
+        );
         assert!(ok(&out, 5), "{store}: {out:?}");
         // kill -9 (Riptide's drop) and start again on the same data: the
         // binding is still there, so the call still reaches the callee.

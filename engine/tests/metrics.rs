@@ -9,86 +9,15 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Riptide, SippOutcome, SippServer, http, sipp_client_with};
-
-type User = (String, String, String, String);
-
-fn data_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("riptide-metrics-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn all_in_one(dir: &Path) -> Riptide {
-    Riptide::start(&[
-        "--shards",
-        "2",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--provisioning-listen",
-        "127.0.0.1:0",
-        "--hss-listen",
-        "127.0.0.1:0",
-        "--xdms-listen",
-        "127.0.0.1:0",
-        "all-in-one",
-    ])
-}
-
-/// The demo users the node wrote: (dn, impi, realm, password).
-fn demo_users(dir: &Path) -> Vec<User> {
-    std::fs::read_to_string(dir.join("demo-users.csv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let dn = f[1].split('@').next().unwrap().to_owned();
-            (dn, f[1].to_owned(), f[2].to_owned(), f[3].to_owned())
-        })
-        .collect()
-}
-
-fn injection(dir: &Path, name: &str, users: &[User]) -> String {
-    let mut text = String::from("SEQUENTIAL\n");
-    for (dn, impi, realm, pw) in users {
-        text.push_str(&format!(
-            "{dn};[authentication username={impi} password={pw}];{realm}\n"
-        ));
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
+use support::{
+    Riptide, SippOutcome, SippServer, all_in_one, data_dir, demo_users, http, injection, ok,
+    register_at, sipp_client_with,
+};
 
 fn assert_ok(out: &SippOutcome, n: u64) {
-    assert_eq!(
-        (out.exit_code, out.successful, out.failed),
-        (0, n, 0),
-        "{out:?}"
-    );
-}
-
-/// Register `user` with its Contact at `port` (where a SIPp server answers).
-fn register_at(node: &Riptide, dir: &Path, user: &User, port: u16) -> SippOutcome {
-    let file = injection(
-        dir,
-        &format!("contact-{}.csv", user.0),
-        std::slice::from_ref(user),
-    );
-    let extra = [
-        "-inf".into(),
-        file,
-        "-set".into(),
-        "contact_port".into(),
-        port.to_string(),
-    ];
-    let out = sipp_client_with("register_contact_uac.xml", "u1", node.sip, 1, 10, &extra);
-    assert_ok(&out, 1);
-    out
+    assert!(ok(out, n), "{out:?}");
 }
 
 /// One Prometheus sample: name, labels, value.
@@ -202,7 +131,7 @@ fn last_ten_minutes(v: &serde_json::Value, field: Option<&str>) -> u64 {
 #[test]
 fn metrics_and_stats_count_exactly_what_was_sent() {
     let dir = data_dir("counts");
-    let node = all_in_one(&dir);
+    let node = all_in_one(&dir, &[]);
     let users = demo_users(&dir);
     const N: u64 = 12;
     const M: u64 = 4;

@@ -287,3 +287,88 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Str
         .to_owned();
     (status, body)
 }
+
+/// A demo or provisioned user: (dn, impi, realm, password).
+pub type User = (String, String, String, String);
+
+static DATA_DIRS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A fresh, empty data directory for one node of one test.
+pub fn data_dir(tag: &str) -> PathBuf {
+    let n = DATA_DIRS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("riptide-test-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// `riptide all-in-one` on two shards in `dir`, every port picked by the
+/// kernel, with `extra` flags (a store choice) before the subcommand.
+pub fn all_in_one(dir: &Path, extra: &[String]) -> Riptide {
+    let mut args: Vec<&str> = vec![
+        "--shards",
+        "2",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--provisioning-listen",
+        "127.0.0.1:0",
+        "--hss-listen",
+        "127.0.0.1:0",
+        "--xdms-listen",
+        "127.0.0.1:0",
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    args.push("all-in-one");
+    Riptide::start(&args)
+}
+
+/// The demo users an all-in-one node wrote to its data directory.
+pub fn demo_users(dir: &Path) -> Vec<User> {
+    std::fs::read_to_string(dir.join("demo-users.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let dn = f[1].split('@').next().unwrap().to_owned();
+            (dn, f[1].to_owned(), f[2].to_owned(), f[3].to_owned())
+        })
+        .collect()
+}
+
+/// A SIPp injection file in Clearwater's stress format: dn;[authentication];domain.
+pub fn injection(dir: &Path, name: &str, users: &[User]) -> String {
+    let mut text = String::from("SEQUENTIAL\n");
+    for (dn, impi, realm, pw) in users {
+        text.push_str(&format!(
+            "{dn};[authentication username={impi} password={pw}];{realm}\n"
+        ));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Every call succeeded and SIPp exited 0.
+pub fn ok(out: &SippOutcome, n: u64) -> bool {
+    (out.exit_code, out.successful, out.failed) == (0, n, 0)
+}
+
+/// Register `user` with its Contact at `port` (where a SIPp server answers);
+/// the registration must succeed.
+pub fn register_at(node: &Riptide, dir: &Path, user: &User, port: u16) -> SippOutcome {
+    let file = injection(
+        dir,
+        &format!("contact-{}.csv", user.0),
+        std::slice::from_ref(user),
+    );
+    let extra = [
+        "-inf".into(),
+        file,
+        "-set".into(),
+        "contact_port".into(),
+        port.to_string(),
+    ];
+    let out = sipp_client_with("register_contact_uac.xml", "u1", node.sip, 1, 10, &extra);
+    assert!(ok(&out, 1), "{out:?}");
+    out
+}
