@@ -1,6 +1,7 @@
 //! The servers under test, each started pinned to one core with `taskset`
 //! and stopped (SIGKILL, then reaped) when dropped.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -82,6 +83,18 @@ pub fn riptide(
     if let Some(hop) = next_hop {
         cmd.arg("--route").arg(format!("*=sip:{hop}"));
     }
+    let (server, _) = spawn_riptide(cmd, bin)?;
+    wait_ready(&server)?;
+    Ok(server)
+}
+
+/// Start a riptide command and read its `listening <what> <addr>` lines up
+/// to the SIP one (printed after the control plane's, in all-in-one); the
+/// rest of its output is drained so a later line never meets a closed pipe.
+fn spawn_riptide(
+    mut cmd: Command,
+    bin: &Path,
+) -> Result<(Server, HashMap<String, SocketAddr>), ServerError> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -94,24 +107,30 @@ pub fn riptide(
         .stdout
         .take()
         .ok_or_else(|| ServerError::NoListener("riptide".into()))?;
-    let mut sip = None;
+    let mut listening = HashMap::new();
     let mut lines = BufReader::new(out).lines();
     for line in lines.by_ref() {
         let Ok(line) = line else { break };
         let words: Vec<&str> = line.split_whitespace().collect();
-        if let ["listening", "sip-udp", addr] = words[..] {
-            sip = addr.parse().ok();
-            break;
+        if let ["listening", what, addr] = words[..] {
+            if let Ok(addr) = addr.parse() {
+                listening.insert(what.to_owned(), addr);
+            }
+            if what == "sip-udp" {
+                break;
+            }
         }
     }
     drain(lines);
     let server = Server {
         name: "riptide".into(),
         child,
-        sip: sip.ok_or_else(|| ServerError::NoListener("riptide".into()))?,
+        sip: listening
+            .get("sip-udp")
+            .copied()
+            .ok_or_else(|| ServerError::NoListener("riptide".into()))?,
     };
-    wait_ready(&server)?;
-    Ok(server)
+    Ok((server, listening))
 }
 
 /// Riptide as a registrar: `riptide all-in-one` on `core` (engine and its
@@ -138,39 +157,10 @@ pub fn riptide_registrar(
             "127.0.0.1:0",
         ])
         .arg("all-in-one");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|source| ServerError::Spawn {
-            what: bin.display().to_string(),
-            source,
-        })?;
-    let out = child
-        .stdout
-        .take()
-        .ok_or_else(|| ServerError::NoListener("riptide all-in-one".into()))?;
-    let (mut sip, mut prov) = (None, None);
-    let mut lines = BufReader::new(out).lines();
-    for line in lines.by_ref() {
-        let Ok(line) = line else { break };
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words[..] {
-            ["listening", "provisioning", addr] => prov = addr.parse::<SocketAddr>().ok(),
-            ["listening", "sip-udp", addr] => {
-                sip = addr.parse().ok();
-                break;
-            }
-            _ => {}
-        }
-    }
-    drain(lines);
-    let server = Server {
-        name: "riptide".into(),
-        child,
-        sip: sip.ok_or_else(|| ServerError::NoListener("riptide all-in-one".into()))?,
-    };
-    let prov = prov.ok_or_else(|| ServerError::NoListener("riptide's provisioning API".into()))?;
+    let (server, listening) = spawn_riptide(cmd, bin)?;
+    let prov = *listening
+        .get("provisioning")
+        .ok_or_else(|| ServerError::NoListener("riptide's provisioning API".into()))?;
     for batch in users.chunks(10_000) {
         let body = serde_json::json!({
             "users": batch.iter().map(|u| serde_json::json!({
