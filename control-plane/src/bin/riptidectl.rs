@@ -110,6 +110,39 @@ fn read(path: &PathBuf) -> Result<String, CtlError> {
     })
 }
 
+/// What an update or delete over a range did: JSON `{<key>: [...],
+/// "not_found": [...]}` or one line per user; an error when any was missing.
+fn report_changed(
+    out: &mut impl Write,
+    json: bool,
+    (key, verb): (&str, &str),
+    changed: &[String],
+    missing: &[String],
+) -> Result<(), CtlError> {
+    let io = |e: std::io::Error| CtlError::Io {
+        path: "stdout".into(),
+        error: e,
+    };
+    if json {
+        writeln!(out, "{}", json!({ key: changed, "not_found": missing })).map_err(io)?;
+    } else {
+        for u in changed {
+            writeln!(out, "{verb} {u}").map_err(io)?;
+        }
+        for u in missing {
+            writeln!(out, "No such user {u}").map_err(io)?;
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(CtlError::Input(format!(
+            "{} user(s) not found",
+            missing.len()
+        )))
+    }
+}
+
 fn impu_of(dn: &str, domain: &str) -> String {
     if dn.contains(':') {
         dn.to_owned()
@@ -181,27 +214,13 @@ async fn run(args: Args) -> Result<(), CtlError> {
                     missing.push(impu);
                 }
             }
-            if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    json!({ "updated": updated, "not_found": missing })
-                )
-                .map_err(io)?;
-            } else {
-                for u in &updated {
-                    writeln!(out, "Updated {u}").map_err(io)?;
-                }
-                for u in &missing {
-                    writeln!(out, "No such user {u}").map_err(io)?;
-                }
-            }
-            if !missing.is_empty() {
-                return Err(CtlError::Input(format!(
-                    "{} user(s) not found",
-                    missing.len()
-                )));
-            }
+            report_changed(
+                &mut out,
+                args.json,
+                ("updated", "Updated"),
+                &updated,
+                &missing,
+            )?;
         }
         Command::DeleteUser { dns, domain } => {
             let mut deleted = Vec::new();
@@ -214,27 +233,13 @@ async fn run(args: Args) -> Result<(), CtlError> {
                     missing.push(impu);
                 }
             }
-            if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    json!({ "deleted": deleted, "not_found": missing })
-                )
-                .map_err(io)?;
-            } else {
-                for u in &deleted {
-                    writeln!(out, "Deleted {u}").map_err(io)?;
-                }
-                for u in &missing {
-                    writeln!(out, "No such user {u}").map_err(io)?;
-                }
-            }
-            if !missing.is_empty() {
-                return Err(CtlError::Input(format!(
-                    "{} user(s) not found",
-                    missing.len()
-                )));
-            }
+            report_changed(
+                &mut out,
+                args.json,
+                ("deleted", "Deleted"),
+                &deleted,
+                &missing,
+            )?;
         }
         Command::DisplayUser { dn, domain } => {
             let impu = impu_of(&dn, &domain);
