@@ -3,7 +3,8 @@
 //! `Supported: gruu` and `+sip.instance`, and a SIPp call to one device's
 //! public GRUU reaches that device only; a registered UE's originating call
 //! on its Service-Route to an off-net number reaches the SIPp UAS that
-//! stands as the BGCF (`--bgcf-uri`).
+//! stands as the BGCF (`--bgcf-uri`), and one to a registered user of ours
+//! reaches that user's device.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -198,7 +199,7 @@ fn a_call_to_a_public_gruu_reaches_only_that_device() {
 }
 
 #[test]
-fn an_originating_call_to_an_off_net_number_reaches_the_bgcf() {
+fn an_originating_call_reaches_the_bgcf_off_net_and_the_callee_on_net() {
     let dir = data_dir("orig");
     for (store, mut flags) in backends(&dir) {
         let dir = data_dir(&format!("orig-{store}"));
@@ -231,12 +232,38 @@ fn an_originating_call_to_an_off_net_number_reaches_the_bgcf() {
                 "tel:+442071234567".into(),
                 "-set".into(),
                 "service_route".into(),
-                service_route,
+                service_route.clone(),
                 "-set".into(),
                 "caller".into(),
                 format!("sip:{}@example.com", caller.0),
             ],
         );
         assert!(ok(&out, 3), "{store}: {out:?}");
+
+        // To a registered user of ours: terminating routing to its binding
+        // (on the shard that owns it), not the BGCF.
+        let callee_device = SippServer::start("uas", "u1");
+        let callee = demo_users(&dir)[61].clone();
+        let contact = format!("<sip:{}@127.0.0.1:{}>", callee.0, callee_device.port);
+        Ue::new(node.sip).register(&callee, &[contact]);
+        let out = sipp_client_with(
+            "orig_call_uac.xml",
+            "u1",
+            node.sip,
+            3,
+            10,
+            &[
+                "-set".into(),
+                "target".into(),
+                format!("sip:{}@example.com", callee.0),
+                "-set".into(),
+                "service_route".into(),
+                service_route,
+                "-set".into(),
+                "caller".into(),
+                format!("sip:{}@example.com", caller.0),
+            ],
+        );
+        assert!(ok(&out, 3), "{store} to a local user: {out:?}");
     }
 }

@@ -541,9 +541,10 @@ impl EngineApp {
 
 /// The IMPU whose owner shard must handle this request, when the S-CSCF
 /// serves it: a REGISTER's To, or the Request-URI of a request for one of
-/// our users — with no Route, or arriving on our Service-Route (`orig`),
-/// whose target may be local. The IMPU has no URI parameters, so a GRUU
-/// (`;gr=`) is owned by its AoR's shard.
+/// our users that stops here — no Route, or only ours (terminating, or
+/// originating on our Service-Route with a target that may be local). The
+/// IMPU has no URI parameters, so a GRUU (`;gr=`) is owned by its AoR's
+/// shard.
 pub fn owning_impu(proxy: &Proxy, req: &Message) -> Option<String> {
     if req.method() == Some(Method::Register) {
         return req.to().ok()?.uri().ok().as_ref().and_then(impu_of);
@@ -552,7 +553,8 @@ pub fn owning_impu(proxy: &Proxy, req: &Message) -> Option<String> {
     if !proxy.home_domain_uri(&uri) {
         return None;
     }
-    if req.header(HeaderName::Route).is_some() && !is_originating(req) {
+    if req.header(HeaderName::Route).is_some() && proxy.preprocess(req) != Ok(RouteDecision::Local)
+    {
         return None;
     }
     impu_of(&uri)

@@ -324,18 +324,27 @@ fn a_gruu_is_owned_by_its_aors_shard() {
     for shards in 2..=8 {
         assert_eq!(owner_shard(&gruu, shards), owner_shard(ALICE, shards));
     }
-    // Originating requests for a local user go to the target's owner too;
-    // other routed requests and foreign targets stay where they landed.
+    // Requests that stop here on a Route of ours (originating on the
+    // Service-Route, or terminating) go to the target's owner too; requests
+    // routed on elsewhere and foreign targets stay where they landed.
     assert_eq!(
         owning_impu(&proxy, &orig(GRUU_1, BOB)).as_deref(),
         Some(ALICE)
     );
-    let routed = invite(
-        ALICE,
+    let ours = invite(
+        GRUU_1,
         BOB,
         "Route: <sip:127.0.0.1:5060;transport=tcp;lr>\r\n",
     );
-    assert_eq!(owning_impu(&proxy, &routed), None);
+    assert_eq!(owning_impu(&proxy, &ours).as_deref(), Some(ALICE));
+    let onwards = invite(
+        ALICE,
+        BOB,
+        "Route: <sip:127.0.0.1:5060;transport=tcp;lr>, <sip:as.example.net;lr>\r\n",
+    );
+    assert_eq!(owning_impu(&proxy, &onwards), None);
+    let elsewhere = invite(ALICE, BOB, "Route: <sip:as.example.net;lr>\r\n");
+    assert_eq!(owning_impu(&proxy, &elsewhere), None);
     assert_eq!(owning_impu(&proxy, &orig("sip:bob@biloxi.com", BOB)), None);
 }
 
