@@ -45,6 +45,10 @@ pub struct EngineConfig {
     pub reg_max_expires: u32,
     /// Clearwater's `nonce_count_supported`.
     pub nonce_count_supported: bool,
+    /// Clearwater's `authentication=Y`: accept every REGISTER unchallenged.
+    pub accept_all_registers: bool,
+    /// The per-shard subscriber cache's lifetimes and size.
+    pub subscriber_cache: super::subscriber_cache::SubscriberCacheConfig,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +76,8 @@ impl Default for EngineConfig {
             store: stores::embedded::ShardStoreConfig::default(),
             reg_max_expires: 300,
             nonce_count_supported: false,
+            accept_all_registers: false,
+            subscriber_cache: super::subscriber_cache::SubscriberCacheConfig::default(),
         }
     }
 }
@@ -98,6 +104,7 @@ impl EngineConfig {
             registrar,
             nonce_count_supported: self.nonce_count_supported,
             server_name: self.scscf_uri(),
+            accept_all_registers: self.accept_all_registers,
         }
     }
 

@@ -10,6 +10,8 @@ mod route;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
 
 pub use deps::{BindingStore, HssCache, StoreError, Versioned};
 pub use outcome::{RegisterOutcome, RegistrationKind};
@@ -27,6 +29,9 @@ pub struct ScscfConfig {
     pub nonce_count_supported: bool,
     /// The S-CSCF name given to the HSS in reg-data PUTs (`scscf_uri`).
     pub server_name: String,
+    /// Clearwater's `authentication=Y` (user_settings): accept every
+    /// REGISTER without a challenge. Insecure; for test setups only.
+    pub accept_all_registers: bool,
 }
 
 /// The S-CSCF over its HSS cache `H` and binding store `S`.
