@@ -4,8 +4,9 @@
 //! the next REGISTER sees a new password, algorithm set or subscription.
 //!
 //! A provisioning request answers only after every configured engine has
-//! answered or [`NOTIFY_TIMEOUT`] passed; an engine that cannot be reached
-//! is logged, and its entries age out with their TTL instead.
+//! answered or [`NOTIFY_TIMEOUT`] passed; an engine that took too long or
+//! refused is logged (its entries age out with their TTL instead); one that
+//! does not listen at all is not running, so it has nothing cached.
 
 use std::time::Duration;
 
@@ -74,8 +75,14 @@ impl Engines {
                         tracing::warn!(engine = %addr, status = %r.status(), "engine refused a subscriber-cache invalidation");
                         false
                     }
+                    // Nothing listens: an engine not running caches nothing
+                    // (it starts empty), so this is no loss.
+                    Err(e) if e.is_connect() => {
+                        tracing::debug!(engine = %addr, error = %e, "engine not running; no subscriber cache to invalidate");
+                        false
+                    }
                     Err(e) => {
-                        tracing::warn!(engine = %addr, error = %e, "engine unreachable for a subscriber-cache invalidation; its entries expire with their TTL");
+                        tracing::warn!(engine = %addr, error = %e, "engine did not take a subscriber-cache invalidation; its entries expire with their TTL");
                         false
                     }
                 }
