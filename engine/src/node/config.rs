@@ -159,3 +159,20 @@ impl EngineConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authentication_y_reaches_the_scscf() {
+        let mut cfg = EngineConfig::default();
+        assert!(!cfg.scscf_config().accept_all_registers);
+        cfg.accept_all_registers = true;
+        assert!(cfg.scscf_config().accept_all_registers);
+        let v = super::super::config_view::config_json(&cfg);
+        assert_eq!(v["config"]["authentication"], "Y");
+        assert_eq!(v["config"]["av_cache_ttl"], 300);
+        assert_eq!(v["config"]["reg_data_cache_ttl"], 4800);
+    }
+}

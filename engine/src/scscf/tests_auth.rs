@@ -39,6 +39,7 @@ struct Hss {
     algorithms: RefCell<Vec<Algorithm>>,
     requests: Cell<u32>,
     puts: RefCell<Vec<RegDataReqType>>,
+    fail: RefCell<Option<HssError>>,
 }
 
 impl Hss {
@@ -48,6 +49,7 @@ impl Hss {
             algorithms: RefCell::new(algorithms.to_vec()),
             requests: Cell::new(0),
             puts: RefCell::new(Vec::new()),
+            fail: RefCell::new(None),
         }
     }
 
@@ -71,6 +73,9 @@ impl Hss {
 impl HssCache for Hss {
     async fn digest_av(&self, impi: &str, _impu: &str) -> Result<AuthVector, HssError> {
         self.requests.set(self.requests.get() + 1);
+        if let Some(e) = self.fail.borrow().clone() {
+            return Err(e);
+        }
         if impi != IMPI {
             return Err(HssError::NotFound);
         }
@@ -97,6 +102,9 @@ impl HssCache for Hss {
     ) -> Result<RegData, HssError> {
         self.requests.set(self.requests.get() + 1);
         self.puts.borrow_mut().push(reqtype);
+        if let Some(e) = self.fail.borrow().clone() {
+            return Err(e);
+        }
         Ok(Self::reg_data(match reqtype {
             RegDataReqType::Reg => RegistrationState::Registered,
             _ => RegistrationState::Unregistered,
@@ -384,4 +392,41 @@ fn a_cached_reregistration_asks_the_hss_nothing_until_invalidated() {
     let www = challenges(&block_on(s.on_request(&register(9, None), &CTX)));
     assert_eq!(www.len(), 1);
     assert_eq!(param(&www[0], b"algorithm"), "MD5");
+}
+
+#[test]
+fn hss_errors_map_as_sprouts_and_are_never_cached() {
+    let inbox = Arc::new(InvalidationInbox::default());
+    let s = scscf(CachedHss::new(
+        Hss::new(&[]),
+        SubscriberCacheConfig::default(),
+        inbox,
+        clock,
+    ));
+    for (e, want) in [
+        (HssError::NotFound, 403),
+        (HssError::Status(503), 504),
+        (HssError::Status(504), 504),
+        (HssError::Timeout, 504),
+        (HssError::Status(500), 500),
+    ] {
+        *s.hss.inner.fail.borrow_mut() = Some(e.clone());
+        let before = s.hss.inner.requests.get();
+        let d = block_on(s.on_request(&register(1, None), &CTX));
+        assert_eq!(status(&d), want, "{e:?}");
+        assert_eq!(s.hss.inner.requests.get(), before + 1);
+        // Asked again next time: the failure was not cached.
+        let d = block_on(s.on_request(&register(2, None), &CTX));
+        assert_eq!(status(&d), want, "{e:?}");
+        assert_eq!(s.hss.inner.requests.get(), before + 2);
+    }
+    // The reg-data PUT fails the same way after a good challenge.
+    *s.hss.inner.fail.borrow_mut() = None;
+    let www = challenges(&block_on(s.on_request(&register(3, None), &CTX)));
+    *s.hss.inner.fail.borrow_mut() = Some(HssError::Status(503));
+    let auth = answer(&www[0], Algorithm::Md5, "secret");
+    assert_eq!(
+        status(&block_on(s.on_request(&register(4, Some(&auth)), &CTX))),
+        504
+    );
 }
