@@ -392,6 +392,35 @@ async fn provisioning_changes_reach_every_engine_before_the_answer() -> TestResu
     assert_eq!(taken(&seen_a), irs_change);
     assert_eq!(taken(&seen_b), irs_change);
 
+    // Registration moves between S-CSCFs: only the move is announced.
+    for (server, announced) in [
+        ("sip:a.example.com", false),
+        ("sip:a.example.com", false),
+        ("sip:b.example.com", true),
+    ] {
+        let r = http
+            .put(format!(
+                "{}/impu/{}/reg-data?private_id={}",
+                s.hss,
+                enc(IMPU),
+                enc(IMPI)
+            ))
+            .body(json!({"reqtype": "reg", "server_name": server}).to_string())
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        let want = if announced {
+            vec![(
+                "/subscriber-cache/invalidate".to_owned(),
+                json!({"impis": [], "impus": [IMPU, TEL]}),
+            )]
+        } else {
+            vec![]
+        };
+        assert_eq!(taken(&seen_a), want, "{server}");
+        taken(&seen_b);
+    }
+
     // The IRS goes: what it held is named (read before the delete).
     let r = http
         .delete(format!("{}/irs/{}", s.prov, line.irs))

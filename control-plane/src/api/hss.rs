@@ -173,8 +173,18 @@ async fn put_reg_data(
         .await
         .map_err(bad_gateway)?
     {
-        RegDataOutcome::Ok(state, sub) => {
+        RegDataOutcome::Ok(state, sub, moved) => {
             tracing::debug!(%impu, %reqtype, state = state.as_str(), "reg-data updated");
+            if let Some(impus) = moved {
+                // Another S-CSCF served this IRS: engines that cached it as
+                // registered with them must ask again on their next REGISTER.
+                s.engines
+                    .invalidate(&crate::notify::Changed {
+                        impis: Vec::new(),
+                        impus,
+                    })
+                    .await;
+            }
             Ok(reg_data_response(state, &sub))
         }
         RegDataOutcome::UnknownImpu => Err(ApiError::not_found("no such public identity", impu)),
