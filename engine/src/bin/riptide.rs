@@ -79,6 +79,12 @@ struct Cli {
     /// re-registration (0: never; default Clearwater's hss_reregistration_time).
     #[arg(long, default_value_t = 4800)]
     reg_data_cache_ttl: u64,
+    /// Clearwater's bgcf_uri: where the S-CSCF sends originating requests
+    /// for targets that are not ours (off-net), e.g.
+    /// `sip:bgcf.example.net:5053;transport=tcp`. Unset: a number gets 404,
+    /// a foreign SIP URI goes to its own domain.
+    #[arg(long)]
+    bgcf_uri: Option<String>,
     /// all-in-one: the control plane's provisioning API (Homestead-prov).
     #[arg(long, default_value = "127.0.0.1:8889")]
     provisioning_listen: SocketAddr,
@@ -158,6 +164,7 @@ fn main() -> ExitCode {
             reg_data_ttl_ms: cli.reg_data_cache_ttl.saturating_mul(1000),
             ..Default::default()
         },
+        bgcf_uri: cli.bgcf_uri,
         ..EngineConfig::default()
     };
     if let Some(n) = cli.shards {
@@ -165,6 +172,12 @@ fn main() -> ExitCode {
     }
     if !cli.home_domains.is_empty() {
         cfg.home_domains = cli.home_domains;
+    }
+    if let Some(uri) = &cfg.bgcf_uri {
+        if sip_fastpath::Uri::parse_strict(uri.as_bytes()).is_err() {
+            eprintln!("riptide: bgcf_uri {uri:?} is not a SIP URI");
+            return ExitCode::from(2);
+        }
     }
     for r in &cli.routes {
         if let Err(e) = cfg.add_route(r) {

@@ -49,6 +49,9 @@ pub struct EngineConfig {
     pub accept_all_registers: bool,
     /// The per-shard subscriber cache's lifetimes and size.
     pub subscriber_cache: super::subscriber_cache::SubscriberCacheConfig,
+    /// Clearwater's `bgcf_uri`: where the S-CSCF sends originating requests
+    /// for targets that are not ours (off-net).
+    pub bgcf_uri: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +81,7 @@ impl Default for EngineConfig {
             nonce_count_supported: false,
             accept_all_registers: false,
             subscriber_cache: super::subscriber_cache::SubscriberCacheConfig::default(),
+            bgcf_uri: None,
         }
     }
 }
@@ -105,6 +109,8 @@ impl EngineConfig {
             nonce_count_supported: self.nonce_count_supported,
             server_name: self.scscf_uri(),
             accept_all_registers: self.accept_all_registers,
+            home_domains: self.home_domains.clone(),
+            bgcf_uri: self.bgcf_uri.clone(),
         }
     }
 

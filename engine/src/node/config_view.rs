@@ -50,6 +50,7 @@ pub fn config_json(cfg: &EngineConfig) -> Value {
         "av_cache_ttl": cfg.subscriber_cache.av_ttl_ms / 1000,
         "reg_data_cache_ttl": cfg.subscriber_cache.reg_data_ttl_ms / 1000,
         "subscriber_cache_entries_max": cfg.subscriber_cache.entries_max,
+        "bgcf_uri": cfg.bgcf_uri,
         "throttle": {
             "target_latency_us": t.target_latency_us,
             "max_tokens": t.max_tokens,
