@@ -128,6 +128,17 @@ impl Ue {
     }
 }
 
+/// Requests the engine sent to the HSS cache so far (every shard, both
+/// endpoints): a counter each shard bumps before it answers the REGISTER.
+fn hss_requests(node: &support::Riptide) -> u64 {
+    let (status, text) = http(node.management, "GET", "/metrics", "");
+    assert_eq!(status, 200);
+    text.lines()
+        .filter(|l| l.starts_with("riptide_hss_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 fn put_private(prov: SocketAddr, impi: &str, body: &str) {
     let path = format!("/private/{}", impi.replace('@', "%40"));
     let (status, answer) = http(prov, "PUT", &path, body);
@@ -146,7 +157,15 @@ fn provisioning_changes_reach_the_cached_shards_at_once() {
         .map(|(dn, impi, realm, pw)| (Ue::new(node.sip, dn, impi, realm), pw.clone()))
         .collect();
     for (ue, pw) in &mut ues {
-        // Twice: the second one is served from the shard's cache.
+        assert_eq!(
+            ue.register_with(Algorithm::Md5, pw),
+            (vec!["MD5".to_owned()], 200)
+        );
+    }
+    // An av and a reg-data PUT per user, once.
+    assert_eq!(hss_requests(&node), 2 * ues.len() as u64);
+    for (ue, pw) in &mut ues {
+        // Re-registrations are served from the shards' caches: no request.
         for _ in 0..2 {
             assert_eq!(
                 ue.register_with(Algorithm::Md5, pw),
@@ -154,6 +173,7 @@ fn provisioning_changes_reach_the_cached_shards_at_once() {
             );
         }
     }
+    assert_eq!(hss_requests(&node), 2 * ues.len() as u64);
     for (ue, pw) in &mut ues {
         // New password, SHA-256 allowed: the cached MD5-only vector is gone.
         let new = format!("{pw}-new");
