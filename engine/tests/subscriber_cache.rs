@@ -131,10 +131,15 @@ impl Ue {
 /// Requests the engine sent to the HSS cache so far (every shard, both
 /// endpoints): a counter each shard bumps before it answers the REGISTER.
 fn hss_requests(node: &support::Riptide) -> u64 {
+    counter(node, "riptide_hss_requests_total{")
+}
+
+/// The sum of a counter over its labels.
+fn counter(node: &support::Riptide, prefix: &str) -> u64 {
     let (status, text) = http(node.management, "GET", "/metrics", "");
     assert_eq!(status, 200);
     text.lines()
-        .filter(|l| l.starts_with("riptide_hss_requests_total{"))
+        .filter(|l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
@@ -174,6 +179,11 @@ fn provisioning_changes_reach_the_cached_shards_at_once() {
         }
     }
     assert_eq!(hss_requests(&node), 2 * ues.len() as u64);
+    // Each re-registration: a challenge from a cached vector, a PUT skipped.
+    assert_eq!(
+        counter(&node, "riptide_hss_cache_hits_total{"),
+        2 * 2 * ues.len() as u64
+    );
     for (ue, pw) in &mut ues {
         // New password, SHA-256 allowed: the cached MD5-only vector is gone.
         let new = format!("{pw}-new");

@@ -135,7 +135,8 @@ impl EngineApp {
                         cfg.subscriber_cache,
                         invalidations,
                         unix_ms,
-                    ),
+                    )
+                    .with_metrics(Arc::clone(&metrics.shared)),
                     store: MeteredStore {
                         inner: bindings,
                         metrics: Rc::clone(&metrics),

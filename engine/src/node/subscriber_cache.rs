@@ -22,6 +22,7 @@
 //! earlier, and a PUT that would change nothing is not sent. Errors are never
 //! cached.
 
+use super::metrics::ShardMetrics;
 use crate::hss::{AuthVector, HssError, RegData, RegDataReqType, RegistrationState};
 use crate::scscf::HssCache;
 use std::cell::{Cell, RefCell};
@@ -140,9 +141,15 @@ pub struct CachedHss<H> {
     avs: RefCell<HashMap<String, AvEntry>>,
     regs: RefCell<HashMap<String, RegEntry>>,
     clock: fn() -> u64,
-    /// Lookups answered from the cache (for tests and statistics).
+    /// Lookups answered from the cache.
     pub hits: Cell<u64>,
+    /// Where hits are counted for `/metrics` (the shard's counters).
+    metrics: Option<Arc<ShardMetrics>>,
 }
+
+/// Indexes of [`super::metrics::labels::HSS_ENDPOINTS`].
+const AV: usize = 0;
+const REG_DATA: usize = 1;
 
 impl<H> CachedHss<H> {
     pub fn new(
@@ -161,7 +168,14 @@ impl<H> CachedHss<H> {
             regs: RefCell::new(HashMap::new()),
             clock,
             hits: Cell::new(0),
+            metrics: None,
         }
+    }
+
+    /// Count hits in this shard's metrics too.
+    pub fn with_metrics(mut self, metrics: Arc<ShardMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Apply pending invalidations. False when they could not be read now
@@ -194,8 +208,11 @@ impl<H> CachedHss<H> {
         true
     }
 
-    fn hit(&self) {
+    fn hit(&self, endpoint: usize) {
         self.hits.set(self.hits.get() + 1);
+        if let Some(m) = &self.metrics {
+            m.hss_cache_hits[endpoint].inc();
+        }
     }
 
     fn cached_reg(&self, impu: &str, want: impl Fn(&RegEntry) -> bool) -> Option<RegData> {
@@ -230,7 +247,7 @@ impl<H: HssCache> HssCache for CachedHss<H> {
             let now = (self.clock)();
             if let Some(e) = self.avs.borrow().get(impi) {
                 if e.impu == impu && e.expires_ms > now {
-                    self.hit();
+                    self.hit(AV);
                     return Ok(e.av.clone());
                 }
             }
@@ -269,7 +286,7 @@ impl<H: HssCache> HssCache for CachedHss<H> {
                     && e.data.state == RegistrationState::Registered
                     && e.impi.as_deref() == impi
             }) {
-                self.hit();
+                self.hit(REG_DATA);
                 return Ok(d);
             }
         }
@@ -300,7 +317,7 @@ impl<H: HssCache> HssCache for CachedHss<H> {
         // Only a registered state is answered from the cache: a user not
         // registered here may have registered elsewhere since.
         if let Some(d) = self.cached_reg(impu, |e| e.data.state == RegistrationState::Registered) {
-            self.hit();
+            self.hit(REG_DATA);
             return Ok(d);
         }
         self.sync();
