@@ -68,6 +68,17 @@ struct Cli {
     /// Clearwater's nonce_count_supported.
     #[arg(long)]
     nonce_count_supported: bool,
+    /// Clearwater's user_settings `authentication`: `Y` accepts every
+    /// REGISTER without a challenge (insecure; test setups only).
+    #[arg(long, default_value = "N", value_parser = ["Y", "N"])]
+    authentication: String,
+    /// Seconds a shard caches a digest authentication vector (0: never).
+    #[arg(long, default_value_t = 300)]
+    av_cache_ttl: u64,
+    /// Seconds a shard caches reg-data, and so skips the reg-data PUT of a
+    /// re-registration (0: never; default Clearwater's hss_reregistration_time).
+    #[arg(long, default_value_t = 4800)]
+    reg_data_cache_ttl: u64,
     /// Clearwater's bgcf_uri: where the S-CSCF sends originating requests
     /// for targets that are not ours (off-net), e.g.
     /// `sip:bgcf.example.net:5053;transport=tcp`. Unset: a number gets 404,
@@ -147,6 +158,12 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir,
         reg_max_expires: cli.reg_max_expires,
         nonce_count_supported: cli.nonce_count_supported,
+        accept_all_registers: cli.authentication == "Y",
+        subscriber_cache: node::subscriber_cache::SubscriberCacheConfig {
+            av_ttl_ms: cli.av_cache_ttl.saturating_mul(1000),
+            reg_data_ttl_ms: cli.reg_data_cache_ttl.saturating_mul(1000),
+            ..Default::default()
+        },
         bgcf_uri: cli.bgcf_uri,
         ..EngineConfig::default()
     };

@@ -13,6 +13,7 @@ use super::metrics::metered::{MeteredHss, MeteredStore};
 use super::metrics::txn::{TxnMeta, TxnOrigin};
 use super::metrics::{RegKind, ShardMetrics, method_index};
 use super::redis_bindings::{RedisBindings, ShardBindings};
+use super::subscriber_cache::{CachedHss, InvalidationInbox};
 use crate::core::{Action, Core, CoreConfig, Inbound as CoreInbound, ShardBranches};
 use crate::proxy::{
     ForkTarget, Proxy, RouteDecision, Target, Transport as HopTransport, validate_request,
@@ -36,7 +37,9 @@ use std::sync::mpsc::Receiver;
 const SUPPORTED: &[&[u8]] = &[];
 
 /// The S-CSCF as a shard runs it: the real clients with meters on.
-type ShardScscf = Scscf<MeteredHss<HttpHss>, MeteredStore<ShardBindings>>;
+/// The subscriber cache sits in front of the meters, so these count only
+/// the requests that reach the HSS cache.
+type ShardScscf = Scscf<CachedHss<MeteredHss<HttpHss>>, MeteredStore<ShardBindings>>;
 
 /// INVITE transactions remembered for CANCEL statistics, at most.
 const INVITES_TRACKED_MAX: usize = 100_000;
@@ -90,6 +93,7 @@ impl EngineApp {
         store: Option<stores::embedded::ShardStore>,
         metrics: Arc<ShardMetrics>,
         bindings_queries: Option<Receiver<BindingsQuery>>,
+        invalidations: Arc<InvalidationInbox>,
     ) -> Self {
         let metrics = Rc::new(ShardRecorder::new(metrics));
         let proxy = cfg.proxy();
@@ -123,10 +127,16 @@ impl EngineApp {
                     (None, None) => return None,
                 };
                 Some(Rc::new(Scscf {
-                    hss: MeteredHss {
-                        inner: HttpHss::new(addr, timeout, cfg.scscf_uri()),
-                        metrics: Rc::clone(&metrics),
-                    },
+                    hss: CachedHss::new(
+                        MeteredHss {
+                            inner: HttpHss::new(addr, timeout, cfg.scscf_uri()),
+                            metrics: Rc::clone(&metrics),
+                        },
+                        cfg.subscriber_cache,
+                        invalidations,
+                        unix_ms,
+                    )
+                    .with_metrics(Arc::clone(&metrics.shared)),
                     store: MeteredStore {
                         inner: bindings,
                         metrics: Rc::clone(&metrics),

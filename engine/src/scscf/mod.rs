@@ -13,6 +13,8 @@ mod route;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_auth;
+#[cfg(test)]
 mod tests_routing;
 
 pub use deps::{BindingStore, HssCache, StoreError, Versioned};
@@ -31,6 +33,9 @@ pub struct ScscfConfig {
     pub nonce_count_supported: bool,
     /// The S-CSCF name given to the HSS in reg-data PUTs (`scscf_uri`).
     pub server_name: String,
+    /// Clearwater's `authentication=Y` (user_settings): accept every
+    /// REGISTER without a challenge. Insecure; for test setups only.
+    pub accept_all_registers: bool,
     /// Clearwater's `home_domain` and `additional_home_domains`: the domains
     /// whose users originating handling routes to locally.
     pub home_domains: Vec<String>,
