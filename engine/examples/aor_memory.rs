@@ -12,6 +12,10 @@ use engine::node::records::encode_aor;
 use engine::registrar::{Aor, Binding};
 use stores::embedded::{CasPlan, ShardMap};
 
+// The riptide binary's allocator, so its size classes count.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();

@@ -192,8 +192,7 @@ impl ShardMap {
                 self.expiry.insert((record.expires_at_ms, Arc::clone(&key)));
                 self.records.insert(Slot {
                     key,
-                    // No copy when the value's buffer is whole and unshared.
-                    value: Vec::from(record.value).into_boxed_slice(),
+                    value: exact_box(record.value),
                     version: record.version,
                     expires_at_ms: record.expires_at_ms,
                 });
@@ -236,6 +235,18 @@ impl ShardMap {
         self.records
             .iter()
             .map(|slot| (&slot.key[..], slot.as_ref()))
+    }
+}
+
+/// The value in an allocation of its own length. No copy when the buffer is
+/// whole, unshared and full; otherwise a copy, as shrinking in place would
+/// keep the slack (mimalloc's `realloc` keeps a block down to half its size).
+fn exact_box(value: Bytes) -> Box<[u8]> {
+    let value = Vec::from(value);
+    if value.capacity() == value.len() {
+        value.into_boxed_slice()
+    } else {
+        Box::from(&value[..])
     }
 }
 
