@@ -68,6 +68,12 @@ struct Cli {
     /// Clearwater's nonce_count_supported.
     #[arg(long)]
     nonce_count_supported: bool,
+    /// Clearwater's bgcf_uri: where the S-CSCF sends originating requests
+    /// for targets that are not ours (off-net), e.g.
+    /// `sip:bgcf.example.net:5053;transport=tcp`. Unset: a number gets 404,
+    /// a foreign SIP URI goes to its own domain.
+    #[arg(long)]
+    bgcf_uri: Option<String>,
     /// all-in-one: the control plane's provisioning API (Homestead-prov).
     #[arg(long, default_value = "127.0.0.1:8889")]
     provisioning_listen: SocketAddr,
@@ -141,6 +147,7 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir,
         reg_max_expires: cli.reg_max_expires,
         nonce_count_supported: cli.nonce_count_supported,
+        bgcf_uri: cli.bgcf_uri,
         ..EngineConfig::default()
     };
     if let Some(n) = cli.shards {
@@ -148,6 +155,12 @@ fn main() -> ExitCode {
     }
     if !cli.home_domains.is_empty() {
         cfg.home_domains = cli.home_domains;
+    }
+    if let Some(uri) = &cfg.bgcf_uri {
+        if sip_fastpath::Uri::parse_strict(uri.as_bytes()).is_err() {
+            eprintln!("riptide: bgcf_uri {uri:?} is not a SIP URI");
+            return ExitCode::from(2);
+        }
     }
     for r in &cli.routes {
         if let Err(e) = cfg.add_route(r) {

@@ -19,7 +19,9 @@ use crate::proxy::{
 };
 use crate::resolve::{Resolver, StaticResolver};
 use crate::roles::{Decision, RequestContext, StaticRoutes, status_of};
-use crate::scscf::{BindingStore, RegisterOutcome, RegistrationKind, Scscf, impu_of};
+use crate::scscf::{
+    BindingStore, RegisterOutcome, RegistrationKind, Scscf, impu_of, is_originating,
+};
 use bytes::Bytes;
 use shards::{App, Exemptions, Inbound, Origin, SendFailure, Shard, Throttle, Transport};
 use sip_fastpath::{HeaderName, Limits, Message, Method};
@@ -166,19 +168,9 @@ impl EngineApp {
         }
     }
 
-    /// The IMPU whose owner shard must handle this request, when the S-CSCF
-    /// serves it: a REGISTER's To, or the Request-URI of a request for one
-    /// of our users.
     fn owning_impu(&self, req: &Message) -> Option<String> {
         self.scscf.as_ref()?;
-        if req.method() == Some(Method::Register) {
-            return req.to().ok()?.uri().ok().as_ref().and_then(impu_of);
-        }
-        let uri = req.request_uri().ok()?;
-        if req.header(HeaderName::Route).is_some() || !self.proxy.home_domain_uri(&uri) {
-            return None;
-        }
-        impu_of(&uri)
+        owning_impu(&self.proxy, req)
     }
 
     fn on_request(&self, shard: &Rc<Shard<Self>>, req: Message, inbound: &Inbound) {
@@ -278,6 +270,17 @@ impl EngineApp {
             } else {
                 req
             };
+        // A request on our Service-Route (`orig`) is the S-CSCF's even when
+        // its Request-URI is elsewhere: originating handling routes it.
+        let decision = if decision == RouteDecision::RequestUri
+            && method != Some(Method::Ack)
+            && self.scscf.is_some()
+            && is_originating(&req)
+        {
+            RouteDecision::Local
+        } else {
+            decision
+        };
         let reliable = origin.transport != Transport::Udp;
         let now = shard.now_ms();
         let invite_branch = match method {
@@ -534,6 +537,27 @@ impl EngineApp {
         })
         .detach();
     }
+}
+
+/// The IMPU whose owner shard must handle this request, when the S-CSCF
+/// serves it: a REGISTER's To, or the Request-URI of a request for one of
+/// our users that stops here — no Route, or only ours (terminating, or
+/// originating on our Service-Route with a target that may be local). The
+/// IMPU has no URI parameters, so a GRUU (`;gr=`) is owned by its AoR's
+/// shard.
+pub fn owning_impu(proxy: &Proxy, req: &Message) -> Option<String> {
+    if req.method() == Some(Method::Register) {
+        return req.to().ok()?.uri().ok().as_ref().and_then(impu_of);
+    }
+    let uri = req.request_uri().ok()?;
+    if !proxy.home_domain_uri(&uri) {
+        return None;
+    }
+    if req.header(HeaderName::Route).is_some() && proxy.preprocess(req) != Ok(RouteDecision::Local)
+    {
+        return None;
+    }
+    impu_of(&uri)
 }
 
 /// An INVITE's top-Via branch (its CANCEL carries the same one).

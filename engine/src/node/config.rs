@@ -45,6 +45,9 @@ pub struct EngineConfig {
     pub reg_max_expires: u32,
     /// Clearwater's `nonce_count_supported`.
     pub nonce_count_supported: bool,
+    /// Clearwater's `bgcf_uri`: where the S-CSCF sends originating requests
+    /// for targets that are not ours (off-net).
+    pub bgcf_uri: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +75,7 @@ impl Default for EngineConfig {
             store: stores::embedded::ShardStoreConfig::default(),
             reg_max_expires: 300,
             nonce_count_supported: false,
+            bgcf_uri: None,
         }
     }
 }
@@ -98,6 +102,8 @@ impl EngineConfig {
             registrar,
             nonce_count_supported: self.nonce_count_supported,
             server_name: self.scscf_uri(),
+            home_domains: self.home_domains.clone(),
+            bgcf_uri: self.bgcf_uri.clone(),
         }
     }
 

@@ -46,6 +46,7 @@ pub fn config_json(cfg: &EngineConfig) -> Value {
         "data_dir": cfg.data_dir.display().to_string(),
         "reg_max_expires": cfg.reg_max_expires,
         "nonce_count_supported": cfg.nonce_count_supported,
+        "bgcf_uri": cfg.bgcf_uri,
         "throttle": {
             "target_latency_us": t.target_latency_us,
             "max_tokens": t.max_tokens,
