@@ -272,8 +272,9 @@ impl ShardMap {
     }
 
     /// Plans removing up to `count_max` records expired at `now_ms`,
-    /// earliest first: one delete entry each, to persist and apply like any
-    /// other mutation, so a swept record stays swept after a restart.
+    /// earliest first (equal expiries in no set order): one delete entry
+    /// each, to persist and apply like any other mutation, so a swept record
+    /// stays swept after a restart.
     pub fn prepare_expire(&self, now_ms: u64, count_max: usize) -> Vec<LogEntry> {
         self.expiry
             .iter()
