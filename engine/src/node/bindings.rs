@@ -145,3 +145,51 @@ impl BindingStore for EmbeddedBindings {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::node::aor_codec::FORMAT_V1;
+    use stores::embedded::ShardStoreConfig;
+
+    /// An AoR the JSON-writing version left in the log reads back after a
+    /// restart, and its next write puts the binary form in the log.
+    #[test]
+    fn a_json_aor_from_before_reads_and_is_rewritten_in_binary() {
+        let dir = std::env::temp_dir().join(format!("riptide-json-aor-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = unix_ms();
+        let expires_s = now / 1000 + 3600;
+        let json = format!(
+            r#"{{"bindings":[{{"id":"sip:a@10.0.0.1","uri":"sip:a@10.0.0.1","params":"","path":[],"call_id":"c1","cseq":2,"expires_at_s":{expires_s},"q_millis":null,"instance":null,"reg_id":null}}]}}"#
+        );
+        let key = aor_key("sip:a@example.com");
+        let mut store = ShardStore::open(&dir, ShardStoreConfig::default(), now).unwrap();
+        let written = store.cas(&key, 0, Bytes::from(json), expires_s * 1000, now);
+        assert!(matches!(written, Ok(CasOutcome::Written { .. })));
+        drop(store);
+
+        let reopen = || ShardStore::open(&dir, ShardStoreConfig::default(), unix_ms()).unwrap();
+        let bindings = EmbeddedBindings::new(reopen());
+        let mut aor =
+            futures_lite::future::block_on(bindings.get_aor("sip:a@example.com")).unwrap();
+        assert_eq!(aor.version, 1);
+        assert_eq!(aor.value.bindings.len(), 1);
+        assert_eq!(aor.value.bindings[0].call_id, "c1");
+        assert_eq!(bindings.count_registrations(unix_ms()), (1, 1));
+        aor.value.bindings[0].cseq = 3;
+        let set = bindings.set_aor("sip:a@example.com", &aor.value, 1);
+        assert!(futures_lite::future::block_on(set).unwrap());
+        drop(bindings);
+
+        let store = reopen();
+        let record = store.get(&key, unix_ms()).unwrap();
+        assert_eq!((record.value[0], record.version), (FORMAT_V1, 2));
+        let bindings = EmbeddedBindings::new(store);
+        let again = futures_lite::future::block_on(bindings.get_aor("sip:a@example.com")).unwrap();
+        assert_eq!(again.value, aor.value);
+        drop(bindings);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

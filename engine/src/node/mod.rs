@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 pub mod all_in_one;
+pub mod aor_codec;
 pub mod app;
 pub mod bindings;
 pub mod bindings_query;
