@@ -4,18 +4,23 @@
 //! public GRUU reaches that device only; a registered UE's originating call
 //! on its Service-Route to an off-net number reaches the SIPp UAS that
 //! stands as the BGCF (`--bgcf-uri`), and one to a registered user of ours
-//! reaches that user's device.
+//! reaches that user's device. A call to another IMPU of a user's
+//! registration set, which another shard owns, finds the bindings stored
+//! under the default IMPU.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use bytes::Bytes;
+use engine::node::app::owner_shard;
 use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
 use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
-use support::{SippServer, User, all_in_one, data_dir, demo_users, ok, sipp_client_with};
+use support::{
+    SippServer, User, all_in_one, data_dir, demo_users, http, http_raw, ok, sipp_client_with,
+};
 
 /// The registration stores to run each test on: embedded always, Redis
 /// when the test services are up.
@@ -265,5 +270,58 @@ fn an_originating_call_reaches_the_bgcf_off_net_and_the_callee_on_net() {
             ],
         );
         assert!(ok(&out, 3), "{store} to a local user: {out:?}");
+    }
+}
+
+/// Add `alias` to the service profile (so the implicit registration set)
+/// of `impu`, through the provisioning API.
+fn add_to_registration_set(prov: SocketAddr, impu: &str, alias: &str) {
+    let answer = http_raw(prov, "GET", &format!("/public/{impu}/service_profile"), "");
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let profile = answer
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("location")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap();
+    let body = format!("<PublicIdentity><Identity>{alias}</Identity></PublicIdentity>");
+    let (status, text) = http(prov, "PUT", &format!("{profile}/public_ids/{alias}"), &body);
+    assert_eq!(status, 200, "{text}");
+}
+
+#[test]
+fn a_call_to_another_impu_of_the_set_reaches_the_bindings_on_their_owner_shard() {
+    let dir = data_dir("alias");
+    for (store, flags) in backends(&dir) {
+        let dir = data_dir(&format!("alias-{store}"));
+        let device = SippServer::start("uas", "u1");
+        let node = all_in_one(&dir, &flags);
+        let user = demo_users(&dir)[20].clone();
+        let dn = &user.0;
+        let default = format!("sip:{dn}@example.com");
+        // An alias the other of the two shards owns.
+        let alias = (0..)
+            .map(|i| format!("sip:alias{i}-{dn}@example.com"))
+            .find(|a| owner_shard(a, 2) != owner_shard(&default, 2))
+            .unwrap();
+        add_to_registration_set(node.listening["provisioning"], &default, &alias);
+        let contact = format!("<sip:{dn}@127.0.0.1:{}>", device.port);
+        let answer = Ue::new(node.sip).register(&user, &[contact]);
+        let associated =
+            String::from_utf8_lossy(answer.header_value(HeaderName::PAssociatedUri).unwrap())
+                .into_owned();
+        assert_eq!(associated, format!("<{default}>, <{alias}>"), "{store}");
+
+        let out = sipp_client_with(
+            "call_uri_uac.xml",
+            "u1",
+            node.sip,
+            2,
+            10,
+            &["-set".into(), "target".into(), alias.clone()],
+        );
+        assert!(ok(&out, 2), "{store}: {out:?}");
     }
 }

@@ -13,6 +13,7 @@ use super::metrics::metered::{MeteredHss, MeteredStore};
 use super::metrics::txn::{TxnMeta, TxnOrigin};
 use super::metrics::{RegKind, ShardMetrics, method_index};
 use super::redis_bindings::{RedisBindings, ShardBindings};
+use super::remote_aor::{AorAnswer, AorAsk, EngineMesh};
 use super::subscriber_cache::{CachedHss, InvalidationInbox};
 use crate::core::{Action, Core, CoreConfig, Inbound as CoreInbound, ShardBranches};
 use crate::proxy::{
@@ -86,6 +87,11 @@ const TOKEN_STORE: u64 = 1;
 const TOKEN_METRICS: u64 = 2;
 
 impl EngineApp {
+    /// The S-CSCF's registration store, if there is an S-CSCF.
+    fn registration_store(&self) -> Option<&ShardBindings> {
+        self.scscf.as_ref().map(|s| &s.store.inner)
+    }
+
     pub fn new(
         cfg: &EngineConfig,
         shard: usize,
@@ -642,13 +648,11 @@ fn mark_via(req: Message, origin: &Origin, limits: &Limits) -> Option<Message> {
 }
 
 impl App for EngineApp {
-    type Mesh = ();
+    type Mesh = EngineMesh;
 
     fn on_start(&self, shard: &Rc<Shard<Self>>) {
-        if matches!(
-            self.scscf.as_ref().map(|s| &s.store.inner),
-            Some(ShardBindings::Embedded(_))
-        ) {
+        if let Some(ShardBindings::Embedded(store)) = self.registration_store() {
+            store.remote.bind(shard);
             shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
             self.m().registrations_known.set(1);
         }
@@ -673,6 +677,30 @@ impl App for EngineApp {
         }
     }
 
+    fn on_mesh(&self, shard: &Rc<Shard<Self>>, from: usize, msg: EngineMesh) {
+        let Some(ShardBindings::Embedded(store)) = self.registration_store() else {
+            return;
+        };
+        match msg {
+            EngineMesh::Ask(AorAsk { token, op }) => {
+                let reply = EngineMesh::Answer(AorAnswer {
+                    token,
+                    reply: store.answer(op),
+                });
+                if shard.to_shard(from, reply).is_err() {
+                    // The asker's wait runs out and it answers 500.
+                    self.m().store_failures.inc();
+                    tracing::warn!(
+                        shard = shard.id(),
+                        to = from,
+                        "no room for an AoR answer on the mesh"
+                    );
+                }
+            }
+            EngineMesh::Answer(answer) => store.remote.answered(answer),
+        }
+    }
+
     fn on_timer(&self, shard: &Rc<Shard<Self>>, token: u64) {
         if token == TOKEN_METRICS {
             self.metrics_tick(shard);
@@ -683,9 +711,7 @@ impl App for EngineApp {
             return;
         }
         if token == TOKEN_STORE {
-            if let Some(ShardBindings::Embedded(store)) =
-                self.scscf.as_ref().map(|s| &s.store.inner)
-            {
+            if let Some(ShardBindings::Embedded(store)) = self.registration_store() {
                 let now = unix_ms();
                 let m = self.m();
                 match store.maintain(now) {

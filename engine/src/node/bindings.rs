@@ -1,18 +1,22 @@
 //! The S-CSCF's registration store on a shard: the embedded
 //! [`stores::embedded::ShardStore`] this shard owns, behind the
-//! [`BindingStore`] the role awaits. AoRs and challenges are owned by this
-//! shard (requests are handed here by AoR before a transaction is made), so
-//! every call completes at once, with no lock and no hop.
+//! [`BindingStore`] the role awaits. Challenges, and the AoRs of the
+//! IMPUs requests are handed here for, are this shard's: those calls
+//! complete at once, with no lock and no hop. An AoR another shard owns
+//! (the request named another IMPU of its registration set) is read and
+//! written on its owner over the mesh ([`super::remote_aor`]).
 
 use super::records::{
     aor_key, challenge_key, decode_aor, decode_challenge, encode_aor, encode_challenge,
     live_bindings_in, store_error as err,
 };
+use super::remote_aor::{AorOp, AorReply, RemoteAors};
 use crate::auth::Challenge;
 use crate::registrar::Aor;
 use crate::scscf::{BindingStore, StoreError, Versioned};
 use bytes::Bytes;
 use std::cell::RefCell;
+use std::time::Duration;
 use stores::embedded::ShardStore;
 use stores::{CasOutcome, DeleteOutcome};
 
@@ -25,12 +29,66 @@ pub fn unix_ms() -> u64 {
 
 pub struct EmbeddedBindings {
     store: RefCell<ShardStore>,
+    /// The AoRs other shards own.
+    pub remote: RemoteAors,
 }
+
+/// How long a shard waits for the owner of an AoR to answer.
+const REMOTE_WAIT: Duration = Duration::from_secs(2);
 
 impl EmbeddedBindings {
     pub fn new(store: ShardStore) -> Self {
         Self {
             store: RefCell::new(store),
+            remote: RemoteAors::new(REMOTE_WAIT),
+        }
+    }
+
+    /// Run a remote shard's question on this shard's store.
+    pub fn answer(&self, op: AorOp) -> AorReply {
+        match op {
+            AorOp::Get { aor } => AorReply::Got(self.get_local(&aor)),
+            AorOp::Set {
+                aor,
+                value,
+                expected_version,
+            } => AorReply::Set(self.set_local(&aor, &value, expected_version)),
+        }
+    }
+
+    fn get_local(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
+        match self.store.borrow().get(&aor_key(aor), unix_ms()) {
+            Some(r) => Ok(Versioned {
+                value: decode_aor(&r.value).map_err(err)?,
+                version: r.version,
+            }),
+            None => Ok(Versioned {
+                value: Aor::default(),
+                version: 0,
+            }),
+        }
+    }
+
+    fn set_local(&self, aor: &str, value: &Aor, expected_version: u64) -> Result<bool, StoreError> {
+        let now = unix_ms();
+        let key = aor_key(aor);
+        let mut store = self.store.borrow_mut();
+        match value.last_expiry_s() {
+            Some(expiry_s) if expiry_s * 1000 > now => {
+                let bytes = Bytes::from(encode_aor(value));
+                match store
+                    .cas(&key, expected_version, bytes, expiry_s * 1000, now)
+                    .map_err(err)?
+                {
+                    CasOutcome::Written { .. } => Ok(true),
+                    CasOutcome::Conflict { .. } => Ok(false),
+                }
+            }
+            // No live binding left: the AoR goes.
+            _ => match store.delete(&key, expected_version, now).map_err(err)? {
+                DeleteOutcome::Deleted => Ok(true),
+                DeleteOutcome::Conflict { .. } => Ok(false),
+            },
         }
     }
 
@@ -69,15 +127,17 @@ impl EmbeddedBindings {
 
 impl BindingStore for EmbeddedBindings {
     async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
-        match self.store.borrow().get(&aor_key(aor), unix_ms()) {
-            Some(r) => Ok(Versioned {
-                value: decode_aor(&r.value).map_err(err)?,
-                version: r.version,
-            }),
-            None => Ok(Versioned {
-                value: Aor::default(),
-                version: 0,
-            }),
+        let Some((shard, owner)) = self.remote.owner_elsewhere(aor) else {
+            return self.get_local(aor);
+        };
+        let op = AorOp::Get {
+            aor: aor.to_owned(),
+        };
+        match self.remote.ask(&shard, owner, op).await? {
+            AorReply::Got(r) => r,
+            AorReply::Set(_) => Err(StoreError(
+                "the owner shard answered another question".into(),
+            )),
         }
     }
 
@@ -87,25 +147,19 @@ impl BindingStore for EmbeddedBindings {
         value: &Aor,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
-        let now = unix_ms();
-        let key = aor_key(aor);
-        let mut store = self.store.borrow_mut();
-        match value.last_expiry_s() {
-            Some(expiry_s) if expiry_s * 1000 > now => {
-                let bytes = Bytes::from(encode_aor(value));
-                match store
-                    .cas(&key, expected_version, bytes, expiry_s * 1000, now)
-                    .map_err(err)?
-                {
-                    CasOutcome::Written { .. } => Ok(true),
-                    CasOutcome::Conflict { .. } => Ok(false),
-                }
-            }
-            // No live binding left: the AoR goes.
-            _ => match store.delete(&key, expected_version, now).map_err(err)? {
-                DeleteOutcome::Deleted => Ok(true),
-                DeleteOutcome::Conflict { .. } => Ok(false),
-            },
+        let Some((shard, owner)) = self.remote.owner_elsewhere(aor) else {
+            return self.set_local(aor, value, expected_version);
+        };
+        let op = AorOp::Set {
+            aor: aor.to_owned(),
+            value: value.clone(),
+            expected_version,
+        };
+        match self.remote.ask(&shard, owner, op).await? {
+            AorReply::Set(r) => r,
+            AorReply::Got(_) => Err(StoreError(
+                "the owner shard answered another question".into(),
+            )),
         }
     }
 

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod mgmt;
 pub mod records;
 pub mod redis_bindings;
+pub mod remote_aor;
 pub mod subscriber_cache;
 
 pub use config::EngineConfig;
