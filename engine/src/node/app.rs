@@ -16,13 +16,14 @@ use super::redis_bindings::{RedisBindings, ShardBindings};
 use super::remote_aor::{AorAnswer, AorAsk, EngineMesh};
 use super::subscriber_cache::{CachedHss, InvalidationInbox};
 use crate::core::{Action, Core, CoreConfig, Inbound as CoreInbound, ShardBranches};
+use crate::hss::RegDataReqType;
 use crate::proxy::{
     ForkTarget, Proxy, RouteDecision, Target, Transport as HopTransport, validate_request,
 };
 use crate::resolve::{Resolver, StaticResolver};
 use crate::roles::{Decision, RequestContext, StaticRoutes, status_of};
 use crate::scscf::{
-    BindingStore, RegisterOutcome, RegistrationKind, Scscf, impu_of, is_originating,
+    BindingStore, HssCache, RegisterOutcome, RegistrationKind, Scscf, impu_of, is_originating,
 };
 use bytes::Bytes;
 use shards::{App, Exemptions, Inbound, Origin, SendFailure, Shard, Throttle, Transport};
@@ -87,6 +88,32 @@ const TOKEN_STORE: u64 = 1;
 const TOKEN_METRICS: u64 = 2;
 
 impl EngineApp {
+    /// Tell the HSS cache that these AoRs' last bindings expired
+    /// (`reqtype=dereg-timeout`, as Sprout does when a registration times
+    /// out), each in a task of its own.
+    fn deregister_expired(&self, shard: &Rc<Shard<Self>>, aors: Vec<String>) {
+        let Some(scscf) = self.scscf.as_ref() else {
+            return;
+        };
+        for impu in aors {
+            let scscf = Rc::clone(scscf);
+            let id = shard.id();
+            glommio::spawn_local(async move {
+                let r = scscf
+                    .hss
+                    .put_reg_data(&impu, None, RegDataReqType::DeregTimeout)
+                    .await;
+                match r {
+                    Ok(_) => tracing::debug!(shard = id, %impu, "registration timed out"),
+                    Err(e) => {
+                        tracing::warn!(shard = id, %impu, error = %e, "dereg-timeout not taken by the HSS cache")
+                    }
+                }
+            })
+            .detach();
+        }
+    }
+
     /// The S-CSCF's registration store, if there is an S-CSCF.
     fn registration_store(&self) -> Option<&ShardBindings> {
         self.scscf.as_ref().map(|s| &s.store.inner)
@@ -715,7 +742,10 @@ impl App for EngineApp {
                 let now = unix_ms();
                 let m = self.m();
                 match store.maintain(now) {
-                    Ok(n) => m.expired_records.add(n as u64),
+                    Ok(swept) => {
+                        m.expired_records.add(swept.records as u64);
+                        self.deregister_expired(shard, swept.aors);
+                    }
                     Err(e) => {
                         m.store_failures.inc();
                         if m.store_failing.raise(now, false) {

@@ -27,6 +27,15 @@ pub fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// What one sweep of the store removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Records of every kind (AoRs and challenges).
+    pub records: usize,
+    /// The AoRs (default IMPUs) whose last binding expired.
+    pub aors: Vec<String>,
+}
+
 pub struct EmbeddedBindings {
     store: RefCell<ShardStore>,
     /// The AoRs other shards own.
@@ -93,19 +102,23 @@ impl EmbeddedBindings {
     }
 
     /// Sweep expired records and run the store's periodic work (interval
-    /// fsync, snapshot). Returns how many records expired.
-    pub fn maintain(&self, now_ms: u64) -> Result<usize, StoreError> {
+    /// fsync, snapshot): what expired.
+    pub fn maintain(&self, now_ms: u64) -> Result<Swept, StoreError> {
         let mut store = self.store.borrow_mut();
-        let mut expired = 0;
+        let mut swept = Swept::default();
         loop {
             let batch = store.expire(now_ms).map_err(err)?;
-            expired += batch.len();
             if batch.is_empty() {
                 break;
             }
+            swept.records += batch.len();
+            swept.aors.extend(batch.iter().filter_map(|k| {
+                let aor = k.strip_prefix(b"aor:")?;
+                String::from_utf8(aor.to_vec()).ok()
+            }));
         }
         store.tick(now_ms).map_err(err)?;
-        Ok(expired)
+        Ok(swept)
     }
 
     /// (AoRs, live bindings) held now, for the registration gauges.
@@ -243,6 +256,64 @@ mod tests {
         let bindings = EmbeddedBindings::new(store);
         let again = futures_lite::future::block_on(bindings.get_aor("sip:a@example.com")).unwrap();
         assert_eq!(again.value, aor.value);
+        drop(bindings);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A sweep after the last binding's expiry removes the AoR and the
+    /// challenge and names the AoR (for the dereg-timeout to the HSS).
+    #[test]
+    fn a_sweep_names_the_aors_whose_last_binding_expired() {
+        use crate::registrar::Binding;
+        let dir = std::env::temp_dir().join(format!("riptide-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = unix_ms();
+        let store = ShardStore::open(&dir, ShardStoreConfig::default(), now).unwrap();
+        let bindings = EmbeddedBindings::new(store);
+        let binding = |id: &str, expires_at_s| Binding {
+            id: id.into(),
+            uri: id.into(),
+            params: String::new(),
+            path: vec![],
+            call_id: "c1".into(),
+            cseq: 1,
+            expires_at_s,
+            q_millis: None,
+            instance: None,
+            reg_id: None,
+        };
+        let soon = now / 1000 + 2;
+        let later = now / 1000 + 3600;
+        let short = Aor {
+            bindings: vec![binding("sip:a@10.0.0.1", soon)],
+        };
+        let long = Aor {
+            bindings: vec![binding("sip:b@10.0.0.2", later)],
+        };
+        use futures_lite::future::block_on;
+        assert!(block_on(bindings.set_aor("sip:a@example.com", &short, 0)).unwrap());
+        assert!(block_on(bindings.set_aor("sip:b@example.com", &long, 0)).unwrap());
+        let challenge = Challenge {
+            nonce: "n1".into(),
+            opaque: "o1".into(),
+            realm: "example.com".into(),
+            ha1: "00".into(),
+            algorithm: sip_fastpath::digest::Algorithm::Md5,
+            expires_at_ms: now + 1000,
+            nc_next: 1,
+        };
+        block_on(bindings.put_challenge("a@example.com", &challenge)).unwrap();
+
+        assert_eq!(bindings.maintain(now).unwrap(), Swept::default());
+        let swept = bindings.maintain((soon + 1) * 1000).unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                records: 2,
+                aors: vec!["sip:a@example.com".to_owned()],
+            }
+        );
+        assert_eq!(bindings.count_registrations((soon + 1) * 1000), (1, 1));
         drop(bindings);
         std::fs::remove_dir_all(&dir).unwrap();
     }
