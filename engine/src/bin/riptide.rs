@@ -27,6 +27,10 @@ struct Cli {
     /// Do not pin shards to cores.
     #[arg(long)]
     no_pin: bool,
+    /// Who moves UDP in each shard: `uring` (the shard's own io_uring,
+    /// batched) or `glommio` (glommio's datagram path).
+    #[arg(long, default_value = "uring")]
+    udp_driver: shards::UdpDriver,
     /// Management HTTP listener.
     #[arg(long, default_value = "127.0.0.1:9886")]
     management: SocketAddr,
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir,
         reg_max_expires: cli.reg_max_expires,
         nonce_count_supported: cli.nonce_count_supported,
+        udp_driver: cli.udp_driver,
         ..EngineConfig::default()
     };
     if let Some(n) = cli.shards {

@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub reg_max_expires: u32,
     /// Clearwater's `nonce_count_supported`.
     pub nonce_count_supported: bool,
+    /// Who moves UDP in each shard (the shard's io_uring, or glommio's path).
+    pub udp_driver: shards::UdpDriver,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +74,7 @@ impl Default for EngineConfig {
             store: stores::embedded::ShardStoreConfig::default(),
             reg_max_expires: 300,
             nonce_count_supported: false,
+            udp_driver: shards::UdpDriver::default(),
         }
     }
 }

@@ -76,9 +76,11 @@ pub fn riptide(
     bin: &Path,
     core: usize,
     next_hop: Option<SocketAddr>,
+    udp_driver: &str,
 ) -> Result<Server, ServerError> {
     let mut cmd = pinned(core, bin);
     cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"])
+        .args(["--udp-driver", udp_driver])
         .args(["--shards", "1", "--no-pin", "--record-route"]);
     if let Some(hop) = next_hop {
         cmd.arg("--route").arg(format!("*=sip:{hop}"));
@@ -277,6 +279,7 @@ pub fn echo(compare_bin: &Path, core: usize, mode: EchoMode) -> Result<Server, S
     let mode_arg = match mode {
         EchoMode::Blocking => "blocking",
         EchoMode::Mmsg => "mmsg",
+        EchoMode::Uring => "uring",
     };
     let mut child = pinned(core, compare_bin)
         .args(["echo", "--mode", mode_arg])
