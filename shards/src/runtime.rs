@@ -292,10 +292,15 @@ where
     if let Some(wake) = socks.wake {
         glommio::spawn_local(crate::mesh::receive(Rc::clone(&shard), mesh, wake)).detach();
     }
+    let mut udp_task = None;
     if let Some((r, wake)) = ring {
         // The ring holds duplicates of the sockets; the originals close here.
         drop(socks.udp);
-        glommio::spawn_local(crate::udp_uring::drive(Rc::clone(&shard), r, wake)).detach();
+        udp_task = Some(glommio::spawn_local(crate::udp_uring::drive(
+            Rc::clone(&shard),
+            r,
+            wake,
+        )));
         tracing::debug!(shard = id, "UDP on the shard's io_uring");
     } else {
         spawn_glommio_udp(&shard, socks.udp);
@@ -327,6 +332,11 @@ where
     while shard.app().in_flight() > 0 && shard.now_us() - started < DRAIN_MAX.as_micros() as u64 {
         glommio::timer::sleep(STOP_POLL).await;
     }
+    // UDP flowed through the drain; now end the ring's requests and close it.
+    if let Some(t) = udp_task {
+        t.cancel().await;
+    }
+    drop(shard.take_udp_ring());
     tracing::info!(shard = id, left = shard.app().in_flight(), "shard stopped");
     Ok(())
 }

@@ -30,7 +30,8 @@ pub struct Shard<A: App> {
     clock: Clock,
     pub(crate) udp: Vec<UdpOut>,
     /// The io_uring UDP driver, when it runs (else sends go through `udp`).
-    pub(crate) udp_ring: Option<Rc<RefCell<UringUdp>>>,
+    /// Taken out at shutdown, once the driver has stopped.
+    udp_ring: RefCell<Option<Rc<RefCell<UringUdp>>>>,
     pub(crate) conns: RefCell<Connections>,
     pub(crate) tcp_config: TcpConfig,
     pub(crate) limits: Limits,
@@ -63,7 +64,7 @@ impl<A: App> Shard<A> {
             count: p.count,
             clock: p.clock,
             udp: p.udp,
-            udp_ring: p.udp_ring,
+            udp_ring: RefCell::new(p.udp_ring),
             conns: RefCell::new(Connections::new(p.id)),
             tcp_config: p.tcp_config,
             limits: p.limits,
@@ -117,11 +118,17 @@ impl<A: App> Shard<A> {
     /// Who moves this shard's UDP datagrams (the io_uring driver falls back
     /// to glommio's when the kernel refuses it).
     pub fn udp_driver(&self) -> crate::config::UdpDriver {
-        if self.udp_ring.is_some() {
+        if self.udp_ring.borrow().is_some() {
             crate::config::UdpDriver::Uring
         } else {
             crate::config::UdpDriver::Glommio
         }
+    }
+
+    /// Stop sending through the io_uring driver (shutdown; its task has
+    /// ended) and hand the ring over to be closed.
+    pub(crate) fn take_udp_ring(&self) -> Option<Rc<RefCell<UringUdp>>> {
+        self.udp_ring.borrow_mut().take()
     }
 
     /// The UDP addresses this shard listens on.
@@ -144,7 +151,7 @@ impl<A: App> Shard<A> {
             .and_then(|f| self.udp.iter().find(|u| u.local == f))
             .or_else(|| self.udp.iter().find(|u| u.local.is_ipv4() == to.is_ipv4()))
             .ok_or_else(|| SendError::Io(format!("no UDP socket for {to}")))?;
-        if let Some(ring) = &self.udp_ring {
+        if let Some(ring) = &*self.udp_ring.borrow() {
             if let Ok(mut ring) = ring.try_borrow_mut() {
                 if let Some(i) = ring.socket_for(out.local) {
                     ring.send(i, to, data);
