@@ -320,9 +320,9 @@ fn two_shards_start_and_stop_cleanly() {
 }
 
 #[test]
-fn the_default_udp_driver_is_the_shards_io_uring() {
+fn the_default_udp_driver_is_glommios() {
     let rt = start(1);
-    assert_eq!(udp_ask(rt.bound().udp[0], "DRIVER"), "Uring");
+    assert_eq!(udp_ask(rt.bound().udp[0], "DRIVER"), "Glommio");
     rt.stop();
     rt.join().unwrap();
 }

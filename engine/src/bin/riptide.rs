@@ -27,9 +27,9 @@ struct Cli {
     /// Do not pin shards to cores.
     #[arg(long)]
     no_pin: bool,
-    /// Who moves UDP in each shard: `uring` (the shard's own io_uring,
-    /// batched) or `glommio` (glommio's datagram path).
-    #[arg(long, default_value = "uring")]
+    /// Who moves UDP in each shard: `glommio` (glommio's datagram path) or
+    /// `uring` (the shard's own io_uring, batched; measured no cheaper yet).
+    #[arg(long, default_value = "glommio")]
     udp_driver: shards::UdpDriver,
     /// Management HTTP listener.
     #[arg(long, default_value = "127.0.0.1:9886")]

@@ -25,10 +25,10 @@ use server::{KamailioRole, Server, ServerError};
 /// Which server a measurement is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 pub enum System {
-    /// Riptide as built (UDP on each shard's io_uring).
+    /// Riptide with its default UDP driver (glommio's datagram path).
     Riptide,
-    /// Riptide with `--udp-driver glommio` (glommio's datagram path).
-    RiptideGlommio,
+    /// Riptide with `--udp-driver uring` (each shard's own io_uring).
+    RiptideUring,
     Kamailio,
 }
 
@@ -36,7 +36,7 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Riptide => "Riptide",
-            System::RiptideGlommio => "Riptide (glommio UDP)",
+            System::RiptideUring => "Riptide (io_uring UDP)",
             System::Kamailio => "Kamailio",
         }
     }
@@ -170,7 +170,7 @@ impl Plan {
             Scenario::Options | Scenario::Call => KamailioRole::Proxy,
         };
         Ok(match system {
-            System::Riptide | System::RiptideGlommio if role == KamailioRole::Registrar => {
+            System::Riptide | System::RiptideUring if role == KamailioRole::Registrar => {
                 server::riptide_registrar(
                     &self.riptide_bin,
                     self.server_core,
@@ -179,13 +179,13 @@ impl Plan {
                 )?
             }
             System::Riptide => {
-                server::riptide(&self.riptide_bin, self.server_core, Some(next_hop), "uring")?
+                server::riptide(&self.riptide_bin, self.server_core, Some(next_hop), None)?
             }
-            System::RiptideGlommio => server::riptide(
+            System::RiptideUring => server::riptide(
                 &self.riptide_bin,
                 self.server_core,
                 Some(next_hop),
-                "glommio",
+                Some("uring"),
             )?,
             System::Kamailio => {
                 let passwd_dir = self.work_dir.join("kamailio-db");

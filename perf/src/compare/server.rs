@@ -76,12 +76,14 @@ pub fn riptide(
     bin: &Path,
     core: usize,
     next_hop: Option<SocketAddr>,
-    udp_driver: &str,
+    udp_driver: Option<&str>,
 ) -> Result<Server, ServerError> {
     let mut cmd = pinned(core, bin);
-    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"])
-        .args(["--udp-driver", udp_driver])
-        .args(["--shards", "1", "--no-pin", "--record-route"]);
+    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"]);
+    if let Some(driver) = udp_driver {
+        cmd.args(["--udp-driver", driver]);
+    }
+    cmd.args(["--shards", "1", "--no-pin", "--record-route"]);
     if let Some(hop) = next_hop {
         cmd.arg("--route").arg(format!("*=sip:{hop}"));
     }
