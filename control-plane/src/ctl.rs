@@ -158,6 +158,9 @@ pub struct Ctl {
     http: Client,
     prov: String,
     xdms: Option<String>,
+    /// Digest algorithms given to the users this client creates or whose
+    /// password it changes; None leaves the server's setting (MD5 for new users).
+    pub digest_algorithms: Option<digest::Algorithms>,
 }
 
 /// What `display-user` shows.
@@ -218,7 +221,25 @@ impl Ctl {
             http,
             prov: server.trim_end_matches('/').to_owned(),
             xdms: xdms.map(|x| x.trim_end_matches('/').to_owned()),
+            digest_algorithms: None,
         })
+    }
+
+    /// The `PUT /private/<impi>` body for `password`: the plaintext, or the
+    /// HA1s computed here (the SHA-256 one only when SHA-256 is allowed).
+    fn credentials(&self, impi: &str, realm: &str, password: &str, store_plaintext: bool) -> Value {
+        let mut body = if store_plaintext {
+            json!({"plaintext_password": password, "realm": realm})
+        } else {
+            json!({"digest_ha1": digest::ha1(impi, realm, password), "realm": realm})
+        };
+        if let Some(a) = self.digest_algorithms {
+            body["digest_algorithms"] = json!(a.names());
+            if a.sha256 && !store_plaintext {
+                body["digest_ha1_sha256"] = json!(digest::ha1_sha256(impi, realm, password));
+            }
+        }
+        body
     }
 
     /// `GET /ping`.
@@ -247,11 +268,7 @@ impl Ctl {
             .send()
             .await?;
         check(&what("link IRS"), r, &[StatusCode::OK]).await?;
-        let body = if store_plaintext {
-            json!({"plaintext_password": u.password, "realm": u.realm})
-        } else {
-            json!({"digest_ha1": digest::ha1(&u.impi, &u.realm, &u.password), "realm": u.realm})
-        };
+        let body = self.credentials(&u.impi, &u.realm, &u.password, store_plaintext);
         let r = self
             .http
             .put(format!("{p}/private/{}", enc(&u.impi)))
@@ -423,11 +440,7 @@ impl Ctl {
                         .map(|(_, d)| d.to_owned())
                         .unwrap_or_default()
                 });
-                let body = if store_plaintext {
-                    json!({"plaintext_password": password, "realm": realm})
-                } else {
-                    json!({"digest_ha1": digest::ha1(impi, &realm, password), "realm": realm})
-                };
+                let body = self.credentials(impi, &realm, password, store_plaintext);
                 let r = self
                     .http
                     .put(format!("{p}/private/{}", enc(impi)))
@@ -587,6 +600,7 @@ impl Ctl {
                 "ifc": ifc,
                 "store_plaintext": store_plaintext,
                 "simservs": self.xdms.is_some(),
+                "digest_algorithms": self.digest_algorithms.map(|a| a.names()),
             });
             let req = self.http.post(url.clone()).json(&body);
             async move {

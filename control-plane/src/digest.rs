@@ -1,7 +1,9 @@
-//! SIP digest HA1 (RFC 2617: `MD5(username ":" realm ":" password)`) and
+//! SIP digest HA1 (RFC 2617: `MD5(username ":" realm ":" password)`; RFC
+//! 7616 with SHA-256), the digest algorithms a subscriber may use, and
 //! generated passwords.
 
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
 /// The HA1 of `impi` in `realm` with `password`, as lower-case hex.
 pub fn ha1(impi: &str, realm: &str, password: &str) -> String {
@@ -12,6 +14,90 @@ pub fn ha1(impi: &str, realm: &str, password: &str) -> String {
     h.update(b":");
     h.update(password.as_bytes());
     hex(&h.finalize())
+}
+
+/// The SHA-256 HA1 (RFC 7616 §3.4.2): `SHA-256(impi ":" realm ":" password)`, lower-case hex.
+pub fn ha1_sha256(impi: &str, realm: &str, password: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(impi.as_bytes());
+    h.update(b":");
+    h.update(realm.as_bytes());
+    h.update(b":");
+    h.update(password.as_bytes());
+    hex(&h.finalize())
+}
+
+/// Whether `s` looks like a SHA-256 HA1: 64 hex digits.
+pub fn is_ha1_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The digest algorithms a subscriber may authenticate with (Riptide's
+/// extension; Homestead knows MD5 only, which stays the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Algorithms {
+    pub md5: bool,
+    pub sha256: bool,
+}
+
+impl Default for Algorithms {
+    fn default() -> Self {
+        Self::MD5_ONLY
+    }
+}
+
+impl Algorithms {
+    pub const MD5_ONLY: Algorithms = Algorithms {
+        md5: true,
+        sha256: false,
+    };
+
+    /// From names as the API takes them (`MD5`, `SHA-256`, any case); at
+    /// least one, nothing unknown.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Algorithms, String> {
+        let mut a = Algorithms {
+            md5: false,
+            sha256: false,
+        };
+        for n in names {
+            match n.as_ref().trim().to_ascii_uppercase().as_str() {
+                "MD5" => a.md5 = true,
+                "SHA-256" => a.sha256 = true,
+                other => {
+                    return Err(format!(
+                        "unknown digest algorithm {other:?} (MD5 or SHA-256)"
+                    ));
+                }
+            }
+        }
+        if !a.md5 && !a.sha256 {
+            return Err("at least one digest algorithm is needed".into());
+        }
+        Ok(a)
+    }
+
+    /// From the database column (`SHA-256,MD5`); unreadable means MD5 only.
+    pub fn from_column(s: &str) -> Algorithms {
+        let names: Vec<&str> = s.split(',').filter(|n| !n.trim().is_empty()).collect();
+        Self::parse(&names).unwrap_or(Self::MD5_ONLY)
+    }
+
+    /// Names, preferred first (SHA-256 before MD5, RFC 8760 §2.4).
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.sha256 {
+            v.push("SHA-256");
+        }
+        if self.md5 {
+            v.push("MD5");
+        }
+        v
+    }
+
+    /// The database column's text.
+    pub fn column(&self) -> String {
+        self.names().join(",")
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -55,6 +141,29 @@ mod tests {
             ha1("Mufasa", "testrealm@host.com", "Circle Of Life"),
             "939e7578ed9e3c518a452acee763bce9"
         );
+    }
+
+    #[test]
+    fn sha256_ha1_matches_rfc7616_example() {
+        // RFC 7616 §3.9.1: Mufasa / http-auth@example.org / Circle of Life.
+        assert_eq!(
+            ha1_sha256("Mufasa", "http-auth@example.org", "Circle of Life"),
+            "7987c64c30e25f1b74be53f966b49b90f2808aa92faf9a00262392d7b4794232"
+        );
+        assert!(is_ha1_sha256(&ha1_sha256("a", "b", "c")));
+        assert!(!is_ha1_sha256(&ha1("a", "b", "c")));
+    }
+
+    #[test]
+    fn algorithm_sets_parse_and_order_sha256_first() {
+        let both = Algorithms::parse(&["md5", "SHA-256"]).unwrap();
+        assert_eq!(both.names(), vec!["SHA-256", "MD5"]);
+        assert_eq!(both.column(), "SHA-256,MD5");
+        assert_eq!(Algorithms::from_column("SHA-256,MD5"), both);
+        assert_eq!(Algorithms::from_column("MD5"), Algorithms::MD5_ONLY);
+        assert_eq!(Algorithms::from_column(""), Algorithms::MD5_ONLY);
+        assert!(Algorithms::parse(&["SHA-512"]).is_err());
+        assert!(Algorithms::parse::<&str>(&[]).is_err());
     }
 
     #[test]

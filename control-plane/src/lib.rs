@@ -11,7 +11,8 @@
 //!
 //! It is not on the SIP path: engines fetch subscriber data from it
 //! asynchronously and cache it. It does not speak Diameter (no external HSS
-//! yet). Its config service ([`api::config`]) checks and serves Clearwater's
+//! yet). Provisioning changes are pushed to the engines it is told about
+//! ([`notify`]), which drop their cached copies. Its config service ([`api::config`]) checks and serves Clearwater's
 //! configuration files but does not push changes to engines yet.
 //!
 //! Start reading at [`store::Store`] (the data) and [`api::serve`] (the listeners).
@@ -20,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod ctl;
 pub mod digest;
+pub mod notify;
 pub mod server;
 pub mod simservs;
 pub mod store;

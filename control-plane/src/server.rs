@@ -40,6 +40,10 @@ struct Args {
     /// XDMS (Homer).
     #[arg(long, default_value = "127.0.0.1:7888")]
     listen_xdms: SocketAddr,
+    /// An engine's management address (host:port) to tell when a subscriber
+    /// changes, so it drops its cached copy; repeatable.
+    #[arg(long = "engine")]
+    engines: Vec<String>,
     /// Clearwater log level: 1 error, 2 warning, 3 info, 4 debug, 5 trace.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]
     log_level: u8,
@@ -100,6 +104,7 @@ async fn run(args: Args) -> Result<(), String> {
         store: store.clone(),
         home_domain: args.home_domain,
         scscf_uri,
+        engines: crate::notify::Engines::new(args.engines),
     });
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)

@@ -268,3 +268,94 @@ async fn bulk_create_applies_clearwaters_defaults_and_writes_the_passwords() -> 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn digest_algorithms_are_set_on_create_and_update() -> TestResult {
+    let s = Server::start(&common::Backend::Sqlite).await?;
+    let impi = "6505550077@example.com";
+    let av = || async {
+        client()
+            .get(format!("{}/impi/{}/av", s.hss, enc(impi)))
+            .send()
+            .await?
+            .json::<Value>()
+            .await
+    };
+    let (ok, _, err) = ctl(
+        &s,
+        &[
+            "create-user",
+            "6505550077",
+            "example.com",
+            "s3cret",
+            "--digest-algorithms",
+            "SHA-256,MD5",
+        ],
+    )
+    .await?;
+    assert!(ok, "{err}");
+    let v = av().await?;
+    assert_eq!(
+        v["digest_algorithms"],
+        serde_json::json!([
+            {"algorithm": "SHA-256", "ha1": control_plane::digest::ha1_sha256(impi, "example.com", "s3cret")},
+            {"algorithm": "MD5", "ha1": ha1(impi, "example.com", "s3cret")},
+        ])
+    );
+    // Algorithms need the password they are computed from.
+    let (ok, _, err) = ctl(
+        &s,
+        &[
+            "update-user",
+            "6505550077",
+            "example.com",
+            "--ifc",
+            "/dev/null",
+            "--digest-algorithms",
+            "MD5",
+        ],
+    )
+    .await?;
+    assert!(!ok);
+    assert!(
+        err.contains("--digest-algorithms needs --password"),
+        "{err}"
+    );
+    let (ok, _, err) = ctl(
+        &s,
+        &[
+            "update-user",
+            "6505550077",
+            "example.com",
+            "--password",
+            "n3w",
+            "--digest-algorithms",
+            "SHA-256",
+        ],
+    )
+    .await?;
+    assert!(ok, "{err}");
+    let v = av().await?;
+    assert_eq!(
+        v["digest_algorithms"],
+        serde_json::json!([
+            {"algorithm": "SHA-256", "ha1": control_plane::digest::ha1_sha256(impi, "example.com", "n3w")},
+        ])
+    );
+    let (ok, _, err) = ctl(
+        &s,
+        &[
+            "create-user",
+            "6505550078",
+            "example.com",
+            "x",
+            "--digest-algorithms",
+            "SHA-1",
+        ],
+    )
+    .await?;
+    assert!(!ok);
+    assert!(err.contains("unknown digest algorithm"), "{err}");
+    s.stop().await?;
+    Ok(())
+}

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::error::{json_object, optional_string};
 use super::{ApiError, SharedState};
+use crate::digest::Algorithms;
 use crate::store::{RegDataOutcome, RegReqType, StoreError};
 use crate::xml;
 
@@ -52,14 +53,26 @@ async fn av_digest(
     Query(q): Query<AvQuery>,
 ) -> Result<Response, ApiError> {
     match s.store.digest_for(&impi, q.impu.as_deref()).await? {
-        Some((ha1, realm)) => Ok(Json(json!({
-            "digest": {
-                "ha1": ha1,
-                "qop": "auth",
-                "realm": realm.unwrap_or_else(|| s.home_domain.clone()),
+        Some(d) => {
+            let mut body = json!({
+                "digest": {
+                    "ha1": d.ha1,
+                    "qop": "auth",
+                    "realm": d.realm.clone().unwrap_or_else(|| s.home_domain.clone()),
+                }
+            });
+            // Riptide's extension beside Homestead's `digest`, only when the
+            // IMPI may use more than MD5 (Clearwater clients ignore it):
+            // what the IMPI may use, with the HA1s, preferred first.
+            if d.algorithms != Algorithms::MD5_ONLY {
+                body["digest_algorithms"] = d
+                    .usable()
+                    .into_iter()
+                    .map(|(a, h)| json!({ "algorithm": a, "ha1": h }))
+                    .collect();
             }
-        }))
-        .into_response()),
+            Ok(Json(body).into_response())
+        }
         None => Err(ApiError::not_found(
             "no authentication vector",
             match q.impu {
@@ -160,8 +173,18 @@ async fn put_reg_data(
         .await
         .map_err(bad_gateway)?
     {
-        RegDataOutcome::Ok(state, sub) => {
+        RegDataOutcome::Ok(state, sub, moved) => {
             tracing::debug!(%impu, %reqtype, state = state.as_str(), "reg-data updated");
+            if let Some(impus) = moved {
+                // Another S-CSCF served this IRS: engines that cached it as
+                // registered with them must ask again on their next REGISTER.
+                s.engines
+                    .invalidate(&crate::notify::Changed {
+                        impis: Vec::new(),
+                        impus,
+                    })
+                    .await;
+            }
             Ok(reg_data_response(state, &sub))
         }
         RegDataOutcome::UnknownImpu => Err(ApiError::not_found("no such public identity", impu)),

@@ -27,6 +27,8 @@ pub struct AppState {
     pub home_domain: String,
     /// The S-CSCF named when no server has been assigned (Clearwater's `scscf_uri`).
     pub scscf_uri: String,
+    /// Engines told when a subscriber changes (their subscriber caches).
+    pub engines: crate::notify::Engines,
 }
 
 pub type SharedState = Arc<AppState>;

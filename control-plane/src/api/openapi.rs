@@ -26,14 +26,14 @@ const OPERATIONS: &[(&str, &str, &str, &str, &[u16])] = &[
         "provisioning",
         "put",
         "/private/{impi}",
-        "Create or update an IMPI: {digest_ha1|plaintext_password[, realm]}",
+        "Create or update an IMPI: {digest_ha1[, digest_ha1_sha256]|plaintext_password[, realm][, digest_algorithms: [\"SHA-256\",\"MD5\"]]}; engines are told",
         &[200, 400],
     ),
     (
         "provisioning",
         "get",
         "/private/{impi}",
-        "An IMPI's digest_ha1, realm[, plaintext_password]",
+        "An IMPI's digest_ha1, realm[, plaintext_password][, digest_algorithms, digest_ha1_sha256 unless MD5 only]",
         &[200, 404],
     ),
     (
@@ -236,14 +236,14 @@ const OPERATIONS: &[(&str, &str, &str, &str, &[u16])] = &[
         "hss",
         "get",
         "/impi/{impi}/av",
-        "Digest AV {digest:{ha1,qop,realm}} (?impu=)",
+        "Digest AV {digest:{ha1,qop,realm}[, digest_algorithms:[{algorithm,ha1}] unless MD5 only]} (?impu=)",
         &[200, 404],
     ),
     (
         "hss",
         "get",
         "/impi/{impi}/av/digest",
-        "Digest AV {digest:{ha1,qop,realm}} (?impu=)",
+        "Digest AV {digest:{ha1,qop,realm}[, digest_algorithms:[{algorithm,ha1}] unless MD5 only]} (?impu=)",
         &[200, 404],
     ),
     (

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::error::{json_object, optional_string, utf8_body};
 use super::{ApiError, SharedState};
-use crate::digest;
+use crate::digest::{self, Algorithms};
+use crate::notify::Changed;
 use crate::store::{BulkUser, LinkOutcome, PutPublicOutcome};
 use crate::xml;
 
@@ -132,7 +133,7 @@ async fn impi_digest(
     Query(q): Query<DigestQuery>,
 ) -> Result<Response, ApiError> {
     match s.store.digest_for(&impi, q.public_id.as_deref()).await? {
-        Some((ha1, _)) => Ok(Json(json!({ "digest_ha1": ha1 })).into_response()),
+        Some(d) => Ok(Json(json!({ "digest_ha1": d.ha1 })).into_response()),
         None => Err(ApiError::not_found(
             "no digest",
             match q.public_id {
@@ -153,6 +154,40 @@ async fn impu_subscription(
     }
 }
 
+/// The `digest_algorithms` extension key: a list of algorithm names.
+fn algorithms_key(
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<Algorithms>, ApiError> {
+    let Some(v) = obj.get("digest_algorithms") else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = v
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n.as_str()).collect())
+        .filter(|n: &Vec<&str>| Some(n.len()) == v.as_array().map(Vec::len))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid digest_algorithms",
+                "digest_algorithms must be a list of names (MD5, SHA-256)",
+            )
+        })?;
+    Algorithms::parse(&names)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request("invalid digest_algorithms", e))
+}
+
+/// A bad request unless some allowed algorithm has an HA1.
+fn check_usable(algorithms: Algorithms, sha256: Option<&str>) -> Result<(), ApiError> {
+    if algorithms.md5 || (algorithms.sha256 && sha256.is_some()) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "no usable digest",
+            "SHA-256 only needs plaintext_password or digest_ha1_sha256",
+        ))
+    }
+}
+
 async fn put_private(
     State(s): State<SharedState>,
     Path(impi): Path<String>,
@@ -161,8 +196,9 @@ async fn put_private(
     let obj = json_object(&body)?;
     let plaintext = optional_string(&obj, "plaintext_password")?;
     let digest_ha1 = optional_string(&obj, "digest_ha1")?;
+    let given_sha256 = optional_string(&obj, "digest_ha1_sha256")?;
     let realm = optional_string(&obj, "realm")?.unwrap_or_else(|| s.home_domain.clone());
-    let (ha1, stored_plaintext) = match (plaintext, digest_ha1) {
+    let (ha1, sha256, stored_plaintext) = match (plaintext, digest_ha1) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
                 "invalid JSON - too many keys",
@@ -175,8 +211,24 @@ async fn put_private(
                 "digest_ha1 or plaintext_password is required",
             ));
         }
-        (Some(p), None) => (digest::ha1(&impi, &realm, &p), Some(p)),
-        (None, Some(h)) if digest::is_ha1(&h) => (h.to_ascii_lowercase(), None),
+        (Some(p), None) => (
+            digest::ha1(&impi, &realm, &p),
+            Some(digest::ha1_sha256(&impi, &realm, &p)),
+            Some(p),
+        ),
+        (None, Some(h)) if digest::is_ha1(&h) => {
+            let sha256 = match given_sha256 {
+                Some(x) if digest::is_ha1_sha256(&x) => Some(x.to_ascii_lowercase()),
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "invalid digest_ha1_sha256",
+                        "digest_ha1_sha256 must be 64 hexadecimal digits",
+                    ));
+                }
+                None => None,
+            };
+            (h.to_ascii_lowercase(), sha256, None)
+        }
         (None, Some(_)) => {
             return Err(ApiError::bad_request(
                 "invalid digest_ha1",
@@ -184,10 +236,24 @@ async fn put_private(
             ));
         }
     };
+    // Omitted, the setting stays as it was (MD5 only for a new IMPI).
+    let algorithms = match algorithms_key(&obj)? {
+        Some(a) => a,
+        None => s.store.private_algorithms(&impi).await?.unwrap_or_default(),
+    };
+    check_usable(algorithms, sha256.as_deref())?;
     s.store
-        .put_private(&impi, &realm, &ha1, stored_plaintext.as_deref())
+        .put_private(
+            &impi,
+            &realm,
+            &ha1,
+            sha256.as_deref(),
+            stored_plaintext.as_deref(),
+            algorithms,
+        )
         .await?;
-    tracing::info!(%impi, "private identity stored");
+    tracing::info!(%impi, algorithms = %algorithms.column(), "private identity stored");
+    s.engines.invalidate(&Changed::impi(&impi)).await;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -205,7 +271,34 @@ async fn get_private(
     if let Some(pw) = p.plaintext_password {
         body["plaintext_password"] = json!(pw);
     }
+    // Riptide's extension, shown only when it says more than Homestead would.
+    if p.algorithms != Algorithms::MD5_ONLY {
+        body["digest_algorithms"] = json!(p.algorithms.names());
+        if let Some(h) = p.digest_ha1_sha256 {
+            body["digest_ha1_sha256"] = json!(h);
+        }
+    }
     Ok(Json(body).into_response())
+}
+
+/// Every identity of an IRS (the IMPUs whose reg-data it makes, the IMPIs
+/// whose `av` depends on it), plus `impi`: what an engine must forget when
+/// the IRS changes.
+async fn irs_identities(
+    s: &SharedState,
+    irs: &str,
+    impi: Option<&str>,
+) -> Result<Changed, ApiError> {
+    let mut c = Changed {
+        impus: s.store.irs_public_ids(irs).await?.unwrap_or_default(),
+        impis: s.store.irs_private_ids(irs).await?.unwrap_or_default(),
+    };
+    if let Some(i) = impi {
+        if !c.impis.iter().any(|x| x == i) {
+            c.impis.push(i.to_owned());
+        }
+    }
+    Ok(c)
 }
 
 fn deleted(existed: bool) -> Response {
@@ -220,7 +313,9 @@ async fn delete_private(
     State(s): State<SharedState>,
     Path(impi): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(deleted(s.store.delete_private(&impi).await?))
+    let existed = s.store.delete_private(&impi).await?;
+    s.engines.invalidate(&Changed::impi(&impi)).await;
+    Ok(deleted(existed))
 }
 
 async fn private_irses(
@@ -239,7 +334,12 @@ async fn link_private_irs(
 ) -> Result<Response, ApiError> {
     // Ellis links the IRS before it PUTs the digest, so the IMPI is created here.
     match s.store.link_impi_irs(&impi, &irs, true).await? {
-        LinkOutcome::Linked => Ok(StatusCode::OK.into_response()),
+        LinkOutcome::Linked => {
+            s.engines
+                .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
+                .await;
+            Ok(StatusCode::OK.into_response())
+        }
         LinkOutcome::NoIrs => Err(unknown_irs(&irs)),
         LinkOutcome::NoImpi => Err(unknown_impi(&impi)),
     }
@@ -249,7 +349,11 @@ async fn unlink_private_irs(
     State(s): State<SharedState>,
     Path((impi, irs)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(deleted(s.store.unlink_impi_irs(&impi, &irs).await?))
+    let existed = s.store.unlink_impi_irs(&impi, &irs).await?;
+    s.engines
+        .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
+        .await;
+    Ok(deleted(existed))
 }
 
 async fn private_public_ids(
@@ -271,7 +375,10 @@ async fn delete_irs(
     State(s): State<SharedState>,
     Path(irs): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(deleted(s.store.delete_irs(&irs).await?))
+    let changed = irs_identities(&s, &irs, None).await?;
+    let existed = s.store.delete_irs(&irs).await?;
+    s.engines.invalidate(&changed).await;
+    Ok(deleted(existed))
 }
 
 async fn irs_public_ids(
@@ -299,7 +406,12 @@ async fn irs_link_private(
     Path((irs, impi)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     match s.store.link_impi_irs(&impi, &irs, false).await? {
-        LinkOutcome::Linked => Ok(StatusCode::OK.into_response()),
+        LinkOutcome::Linked => {
+            s.engines
+                .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
+                .await;
+            Ok(StatusCode::OK.into_response())
+        }
         LinkOutcome::NoIrs => Err(unknown_irs(&irs)),
         LinkOutcome::NoImpi => Err(unknown_impi(&impi)),
     }
@@ -309,7 +421,11 @@ async fn irs_unlink_private(
     State(s): State<SharedState>,
     Path((irs, impi)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(deleted(s.store.unlink_impi_irs(&impi, &irs).await?))
+    let existed = s.store.unlink_impi_irs(&impi, &irs).await?;
+    s.engines
+        .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
+        .await;
+    Ok(deleted(existed))
 }
 
 async fn create_service_profile(
@@ -333,7 +449,10 @@ async fn delete_service_profile(
     State(s): State<SharedState>,
     Path((irs, sp)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(deleted(s.store.delete_service_profile(&irs, &sp).await?))
+    let changed = irs_identities(&s, &irs, None).await?;
+    let existed = s.store.delete_service_profile(&irs, &sp).await?;
+    s.engines.invalidate(&changed).await;
+    Ok(deleted(existed))
 }
 
 async fn service_profile_public_ids(
@@ -368,6 +487,9 @@ async fn put_public_id(
     {
         PutPublicOutcome::Stored => {
             tracing::info!(%impu, %irs, "public identity stored");
+            s.engines
+                .invalidate(&irs_identities(&s, &irs, None).await?)
+                .await;
             Ok(StatusCode::OK.into_response())
         }
         PutPublicOutcome::NoServiceProfile => Err(unknown_sp(&sp)),
@@ -388,7 +510,9 @@ async fn delete_public_id(
     State(s): State<SharedState>,
     Path((irs, sp, impu)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
+    let changed = irs_identities(&s, &irs, None).await?;
     if s.store.delete_public_id(&irs, &sp, &impu).await? {
+        s.engines.invalidate(&changed).await;
         Ok(StatusCode::OK.into_response())
     } else {
         Err(unknown_impu(&impu))
@@ -407,6 +531,9 @@ async fn put_filter_criteria(
         .put_filter_criteria(&irs, &sp, &doc.document, &doc.ifcs)
         .await?
     {
+        s.engines
+            .invalidate(&irs_identities(&s, &irs, None).await?)
+            .await;
         Ok(StatusCode::OK.into_response())
     } else {
         Err(unknown_sp(&sp))
@@ -494,6 +621,9 @@ struct BulkRequest {
     /// Clearwater's bulk_create did on Homer).
     #[serde(default)]
     simservs: bool,
+    /// Digest algorithms of every new user unless a user says otherwise (default MD5).
+    #[serde(default)]
+    digest_algorithms: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -506,6 +636,10 @@ struct BulkRequestUser {
     password: Option<String>,
     #[serde(default)]
     digest_ha1: Option<String>,
+    #[serde(default)]
+    digest_ha1_sha256: Option<String>,
+    #[serde(default)]
+    digest_algorithms: Option<Vec<String>>,
 }
 
 async fn bulk_users(State(s): State<SharedState>, body: Bytes) -> Result<Response, ApiError> {
@@ -525,6 +659,11 @@ async fn bulk_users(State(s): State<SharedState>, body: Bytes) -> Result<Respons
         ),
         None => None,
     };
+    let default_algorithms = match &req.digest_algorithms {
+        Some(names) => Algorithms::parse(names)
+            .map_err(|e| ApiError::bad_request("invalid digest_algorithms", e))?,
+        None => Algorithms::MD5_ONLY,
+    };
     let mut users = Vec::with_capacity(req.users.len());
     for (i, u) in req.users.into_iter().enumerate() {
         if u.impu.is_empty() || u.impi.is_empty() {
@@ -537,22 +676,40 @@ async fn bulk_users(State(s): State<SharedState>, body: Bytes) -> Result<Respons
             .realm
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| s.home_domain.clone());
-        let (digest_ha1, plaintext) = match (u.password, u.digest_ha1) {
+        let (digest_ha1, sha256, plaintext) = match (u.password, u.digest_ha1) {
             (Some(p), None) => (
                 digest::ha1(&u.impi, &realm, &p),
+                Some(digest::ha1_sha256(&u.impi, &realm, &p)),
                 req.store_plaintext.then_some(p),
             ),
-            (None, Some(h)) if digest::is_ha1(&h) => (h.to_ascii_lowercase(), None),
+            (None, Some(h))
+                if digest::is_ha1(&h)
+                    && u.digest_ha1_sha256
+                        .as_deref()
+                        .is_none_or(digest::is_ha1_sha256) =>
+            {
+                (
+                    h.to_ascii_lowercase(),
+                    u.digest_ha1_sha256.map(|x| x.to_ascii_lowercase()),
+                    None,
+                )
+            }
             _ => {
                 return Err(ApiError::bad_request(
                     "invalid user",
                     format!(
-                        "user {i} ({}): give password or a 32-hex-digit digest_ha1",
+                        "user {i} ({}): give password or a 32-hex-digit digest_ha1 (and optionally a 64-hex-digit digest_ha1_sha256)",
                         u.impu
                     ),
                 ));
             }
         };
+        let algorithms = match &u.digest_algorithms {
+            Some(names) => Algorithms::parse(names)
+                .map_err(|e| ApiError::bad_request("invalid digest_algorithms", e))?,
+            None => default_algorithms,
+        };
+        check_usable(algorithms, sha256.as_deref())?;
         users.push(BulkUser {
             public_identity_xml: xml::public_identity_xml(&u.impu, false),
             impu: u.impu,
@@ -560,6 +717,8 @@ async fn bulk_users(State(s): State<SharedState>, body: Bytes) -> Result<Respons
             realm,
             digest_ha1,
             plaintext_password: plaintext,
+            digest_ha1_sha256: sha256,
+            algorithms,
         });
     }
     let out = s
@@ -571,5 +730,16 @@ async fn bulk_users(State(s): State<SharedState>, body: Bytes) -> Result<Respons
             req.simservs.then_some(crate::simservs::DEFAULT_DOCUMENT),
         )
         .await?;
+    // Existing IMPUs were left alone; the new ones' IMPIs may have had a
+    // (404) answer nobody cached, but an IMPI may have existed before.
+    let changed = Changed {
+        impis: users
+            .iter()
+            .filter(|u| !out.existing.contains(&u.impu))
+            .map(|u| u.impi.clone())
+            .collect(),
+        impus: Vec::new(),
+    };
+    s.engines.invalidate(&changed).await;
     Ok(Json(json!({ "created": out.created, "existing": out.existing })).into_response())
 }

@@ -52,6 +52,9 @@ enum Command {
         /// Keep the plaintext password (Homestead-prov's plaintext_password).
         #[arg(long)]
         store_plaintext: bool,
+        /// Digest algorithms the users may use, e.g. SHA-256,MD5 (default: MD5 only for new users; unchanged on update).
+        #[arg(long, value_delimiter = ',')]
+        digest_algorithms: Vec<String>,
     },
     /// Change lines' password and/or iFCs.
     UpdateUser {
@@ -64,6 +67,9 @@ enum Command {
         ifc: Option<PathBuf>,
         #[arg(long)]
         store_plaintext: bool,
+        /// Digest algorithms the users may use, e.g. SHA-256,MD5 (default: MD5 only for new users; unchanged on update).
+        #[arg(long, value_delimiter = ',')]
+        digest_algorithms: Vec<String>,
     },
     /// Delete lines (their IRS, identities, simservs, and IMPIs left unused).
     DeleteUser { dns: String, domain: String },
@@ -82,6 +88,9 @@ enum Command {
         output: Option<PathBuf>,
         #[arg(long)]
         store_plaintext: bool,
+        /// Digest algorithms the users may use, e.g. SHA-256,MD5 (default: MD5 only for new users; unchanged on update).
+        #[arg(long, value_delimiter = ',')]
+        digest_algorithms: Vec<String>,
     },
     /// Check that riptide-control answers.
     Health,
@@ -101,6 +110,16 @@ enum ConfigCommand {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+/// `--digest-algorithms`: None when not given.
+fn algorithms(names: &[String]) -> Result<Option<control_plane::digest::Algorithms>, CtlError> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    control_plane::digest::Algorithms::parse(names)
+        .map(Some)
+        .map_err(CtlError::Input)
 }
 
 fn read(path: &PathBuf) -> Result<String, CtlError> {
@@ -153,7 +172,7 @@ fn impu_of(dn: &str, domain: &str) -> String {
 
 async fn run(args: Args) -> Result<(), CtlError> {
     let xdms = (!args.no_simservs).then_some(args.xdms.as_str());
-    let ctl = Ctl::new(&args.server, xdms)?;
+    let mut ctl = Ctl::new(&args.server, xdms)?;
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| CtlError::Io {
         path: "stdout".into(),
@@ -166,7 +185,9 @@ async fn run(args: Args) -> Result<(), CtlError> {
             password,
             ifc,
             store_plaintext,
+            digest_algorithms,
         } => {
+            ctl.digest_algorithms = algorithms(&digest_algorithms)?;
             let ifc = match ifc {
                 Some(p) => read(&p)?,
                 None => ctl::default_ifc(&domain),
@@ -194,10 +215,17 @@ async fn run(args: Args) -> Result<(), CtlError> {
             password,
             ifc,
             store_plaintext,
+            digest_algorithms,
         } => {
             if password.is_none() && ifc.is_none() {
                 return Err(CtlError::Input(
                     "nothing to update: give --password and/or --ifc".into(),
+                ));
+            }
+            ctl.digest_algorithms = algorithms(&digest_algorithms)?;
+            if ctl.digest_algorithms.is_some() && password.is_none() {
+                return Err(CtlError::Input(
+                    "--digest-algorithms needs --password (the HA1s are computed from it)".into(),
                 ));
             }
             let ifc = ifc.as_ref().map(read).transpose()?;
@@ -297,7 +325,9 @@ async fn run(args: Args) -> Result<(), CtlError> {
             ifc,
             output,
             store_plaintext,
+            digest_algorithms,
         } => {
+            ctl.digest_algorithms = algorithms(&digest_algorithms)?;
             let users = ctl::parse_csv(&read(&file)?)?;
             let ifc = ifc.as_ref().map(read).transpose()?;
             let output = output.unwrap_or_else(|| {

@@ -33,7 +33,10 @@ impl RegReqType {
 /// The result of a reg-data PUT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegDataOutcome {
-    Ok(RegState, Subscription),
+    /// The new state and the subscription; with the IRS's other IMPUs when
+    /// a registration moved the IRS from another S-CSCF (whose cached
+    /// "registered here" engines must forget).
+    Ok(RegState, Subscription, Option<Vec<String>>),
     UnknownImpu,
     /// A deregistration of an IMPU that is not REGISTERED.
     NotRegistered(RegState),
@@ -117,6 +120,9 @@ impl Store {
         let Some(next) = next_state(current, req) else {
             return Ok(RegDataOutcome::NotRegistered(current));
         };
+        let moved = req == RegReqType::Reg
+            && current == RegState::Registered
+            && current_server.as_deref().is_some_and(|c| c != server_name);
         let server = match req {
             RegReqType::Reg => Some(server_name.to_owned()),
             _ => current_server.or_else(|| Some(server_name.to_owned())),
@@ -135,8 +141,18 @@ impl Store {
             .await?;
         }
         let sub = subscription_for_irs(&mut tx, &irs, impi).await?;
+        let moved = if moved {
+            Some(
+                sqlx::query_scalar::<_, String>("SELECT impu FROM public_ids WHERE irs = $1")
+                    .bind(irs.clone())
+                    .fetch_all(&mut *tx)
+                    .await?,
+            )
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(RegDataOutcome::Ok(next, sub))
+        Ok(RegDataOutcome::Ok(next, sub, moved))
     }
 }
 

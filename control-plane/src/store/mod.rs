@@ -15,7 +15,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use hss::{RegDataOutcome, RegReqType};
-pub use provisioning::{BulkOutcome, BulkUser, LinkOutcome, PrivateRecord, PutPublicOutcome};
+pub use provisioning::{
+    BulkOutcome, BulkUser, DigestRecord, LinkOutcome, PrivateRecord, PutPublicOutcome,
+};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
+use crate::digest::Algorithms;
 use crate::xml::{ProfileXml, Subscription};
 
 /// A private identity's credentials.
@@ -13,6 +14,36 @@ pub struct PrivateRecord {
     pub digest_ha1: String,
     pub realm: Option<String>,
     pub plaintext_password: Option<String>,
+    /// SHA-256 HA1, when known.
+    pub digest_ha1_sha256: Option<String>,
+    /// The digest algorithms the IMPI may use.
+    pub algorithms: Algorithms,
+}
+
+/// What the HSS cache's `av` answers from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestRecord {
+    pub ha1: String,
+    pub realm: Option<String>,
+    pub ha1_sha256: Option<String>,
+    pub algorithms: Algorithms,
+}
+
+impl DigestRecord {
+    /// The (algorithm, HA1) pairs the IMPI may use and has an HA1 for,
+    /// preferred first.
+    pub fn usable(&self) -> Vec<(&'static str, &str)> {
+        let mut v = Vec::new();
+        if self.algorithms.sha256 {
+            if let Some(h) = &self.ha1_sha256 {
+                v.push(("SHA-256", h.as_str()));
+            }
+        }
+        if self.algorithms.md5 {
+            v.push(("MD5", self.ha1.as_str()));
+        }
+        v
+    }
 }
 
 /// The result of linking an IMPI and an IRS.
@@ -39,6 +70,8 @@ pub struct BulkUser {
     pub realm: String,
     pub digest_ha1: String,
     pub plaintext_password: Option<String>,
+    pub digest_ha1_sha256: Option<String>,
+    pub algorithms: Algorithms,
     /// `<PublicIdentity>` element.
     pub public_identity_xml: String,
 }
@@ -122,43 +155,74 @@ pub(crate) async fn subscription_for_irs(
 
 impl Store {
     /// Creates or updates an IMPI's credentials. `plaintext_password` None
-    /// removes a stored plaintext password.
+    /// removes a stored plaintext password; `digest_ha1_sha256` None removes
+    /// a stored SHA-256 HA1 (it would belong to the old password).
     pub async fn put_private(
         &self,
         impi: &str,
         realm: &str,
         digest_ha1: &str,
+        digest_ha1_sha256: Option<&str>,
         plaintext_password: Option<&str>,
+        algorithms: Algorithms,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO private_ids (impi, realm, digest_ha1, plaintext_password) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (impi) DO UPDATE SET realm = excluded.realm, \
-             digest_ha1 = excluded.digest_ha1, plaintext_password = excluded.plaintext_password",
+            "INSERT INTO private_ids (impi, realm, digest_ha1, plaintext_password, \
+             digest_ha1_sha256, digest_algorithms) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (impi) DO UPDATE SET realm = excluded.realm, \
+             digest_ha1 = excluded.digest_ha1, plaintext_password = excluded.plaintext_password, \
+             digest_ha1_sha256 = excluded.digest_ha1_sha256, \
+             digest_algorithms = excluded.digest_algorithms",
         )
         .bind(impi.to_owned())
         .bind(realm.to_owned())
         .bind(digest_ha1.to_owned())
         .bind(plaintext_password.map(str::to_owned))
+        .bind(digest_ha1_sha256.map(str::to_owned))
+        .bind(algorithms.column())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// An IMPI's credentials; None when unknown or without a digest yet.
-    pub async fn get_private(&self, impi: &str) -> Result<Option<PrivateRecord>, StoreError> {
-        let row = sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>)>(
-            "SELECT digest_ha1, realm, plaintext_password FROM private_ids WHERE impi = $1",
+    /// An IMPI's digest algorithms; None when the IMPI is unknown.
+    pub async fn private_algorithms(&self, impi: &str) -> Result<Option<Algorithms>, StoreError> {
+        let row = sqlx::query_scalar::<_, String>(
+            "SELECT digest_algorithms FROM private_ids WHERE impi = $1",
         )
         .bind(impi.to_owned())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(digest, realm, plaintext)| {
-            digest.map(|digest_ha1| PrivateRecord {
-                digest_ha1,
-                realm,
-                plaintext_password: plaintext,
-            })
-        }))
+        Ok(row.map(|a| Algorithms::from_column(&a)))
+    }
+
+    /// An IMPI's credentials; None when unknown or without a digest yet.
+    pub async fn get_private(&self, impi: &str) -> Result<Option<PrivateRecord>, StoreError> {
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let row = sqlx::query_as::<_, Row>(
+            "SELECT digest_ha1, realm, plaintext_password, digest_ha1_sha256, digest_algorithms \
+             FROM private_ids WHERE impi = $1",
+        )
+        .bind(impi.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.and_then(|(digest, realm, plaintext, sha256, algorithms)| {
+                digest.map(|digest_ha1| PrivateRecord {
+                    digest_ha1,
+                    realm,
+                    plaintext_password: plaintext,
+                    digest_ha1_sha256: sha256,
+                    algorithms: Algorithms::from_column(&algorithms),
+                })
+            }),
+        )
     }
 
     /// Deletes an IMPI and its IRS links; true when it existed.
@@ -590,21 +654,23 @@ impl Store {
         }
     }
 
-    /// An IMPI's digest and realm, if it has one and (when `impu` is given)
-    /// may authenticate that IMPU.
+    /// An IMPI's digests, realm and algorithms, if it has a digest and
+    /// (when `impu` is given) may authenticate that IMPU.
     pub async fn digest_for(
         &self,
         impi: &str,
         impu: Option<&str>,
-    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+    ) -> Result<Option<DigestRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query_as::<_, (Option<String>, Option<String>)>(
-            "SELECT digest_ha1, realm FROM private_ids WHERE impi = $1",
+        type Row = (Option<String>, Option<String>, Option<String>, String);
+        let row = sqlx::query_as::<_, Row>(
+            "SELECT digest_ha1, realm, digest_ha1_sha256, digest_algorithms \
+             FROM private_ids WHERE impi = $1",
         )
         .bind(impi.to_owned())
         .fetch_optional(&mut *conn)
         .await?;
-        let Some((Some(ha1), realm)) = row else {
+        let Some((Some(ha1), realm, ha1_sha256, algorithms)) = row else {
             return Ok(None);
         };
         if let Some(impu) = impu {
@@ -620,7 +686,12 @@ impl Store {
                 return Ok(None);
             }
         }
-        Ok(Some((ha1, realm)))
+        Ok(Some(DigestRecord {
+            ha1,
+            realm,
+            ha1_sha256,
+            algorithms: Algorithms::from_column(&algorithms),
+        }))
     }
 
     /// Provisions many subscribers in one transaction, each with `simservs`
@@ -663,14 +734,19 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO private_ids (impi, realm, digest_ha1, plaintext_password) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (impi) DO UPDATE SET realm = excluded.realm, \
-                 digest_ha1 = excluded.digest_ha1, plaintext_password = excluded.plaintext_password",
+                "INSERT INTO private_ids (impi, realm, digest_ha1, plaintext_password, \
+                 digest_ha1_sha256, digest_algorithms) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (impi) DO UPDATE SET realm = excluded.realm, \
+                 digest_ha1 = excluded.digest_ha1, plaintext_password = excluded.plaintext_password, \
+                 digest_ha1_sha256 = excluded.digest_ha1_sha256, \
+                 digest_algorithms = excluded.digest_algorithms",
             )
             .bind(u.impi.clone())
             .bind(u.realm.clone())
             .bind(u.digest_ha1.clone())
             .bind(u.plaintext_password.clone())
+            .bind(u.digest_ha1_sha256.clone())
+            .bind(u.algorithms.column())
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO impi_irs (impi, irs) VALUES ($1, $2)")

@@ -46,6 +46,7 @@ pub struct Server {
     pub database_url: String,
     data_dir: PathBuf,
     pg: Option<(String, String)>,
+    extra: Vec<String>,
 }
 
 pub fn client() -> reqwest::Client {
@@ -63,6 +64,14 @@ fn db_url_for(admin: &str, db: &str) -> String {
 impl Server {
     /// A fresh server with an empty database.
     pub async fn start(backend: &Backend) -> Result<Server, Box<dyn std::error::Error>> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// As [`Server::start`], with more command-line arguments.
+    pub async fn start_with(
+        backend: &Backend,
+        extra: &[String],
+    ) -> Result<Server, Box<dyn std::error::Error>> {
         let data_dir = std::env::temp_dir().join(unique("riptide-control-test-"));
         std::fs::create_dir_all(&data_dir)?;
         let (label, database_url, pg) = match backend {
@@ -88,7 +97,7 @@ impl Server {
                 )
             }
         };
-        Self::start_on(label, database_url, data_dir, pg).await
+        Self::start_on(label, database_url, data_dir, pg, extra.to_vec()).await
     }
 
     /// Starts another server on the same database (a restart).
@@ -98,9 +107,10 @@ impl Server {
             database_url,
             data_dir,
             pg,
+            extra,
             ..
         } = self.stop_keeping_data().await?;
-        Self::start_on(label, database_url, data_dir, pg).await
+        Self::start_on(label, database_url, data_dir, pg, extra).await
     }
 
     async fn start_on(
@@ -108,6 +118,7 @@ impl Server {
         database_url: String,
         data_dir: PathBuf,
         pg: Option<(String, String)>,
+        extra: Vec<String>,
     ) -> Result<Server, Box<dyn std::error::Error>> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_riptide-control"))
             .arg("--data-dir")
@@ -119,6 +130,7 @@ impl Server {
             .args(["--listen-hss", "127.0.0.1:0"])
             .args(["--listen-xdms", "127.0.0.1:0"])
             .args(["--log-level", "2"])
+            .args(&extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -153,6 +165,7 @@ impl Server {
             database_url,
             data_dir,
             pg,
+            extra,
         })
     }
 

@@ -80,6 +80,10 @@ pub enum Verdict {
     Stale,
     /// The response is wrong: 403.
     Wrong,
+    /// The response uses another algorithm than its nonce was issued for
+    /// (each nonce is bound to one algorithm and its HA1, so a subscriber
+    /// without SHA-256 never has a SHA-256 nonce): 403.
+    WrongAlgorithm,
     /// The Authorization header is unusable (no response, no nonce...): 400.
     Malformed,
 }
@@ -110,8 +114,10 @@ pub fn verify(
     if ch.nonce.as_bytes() != nonce || now_ms >= ch.expires_at_ms {
         return Verdict::Stale;
     }
-    if Algorithm::from_param(creds.get(b"algorithm")) != Some(ch.algorithm) {
-        return Verdict::Malformed;
+    match Algorithm::from_param(creds.get(b"algorithm")) {
+        Some(a) if a == ch.algorithm => {}
+        Some(_) => return Verdict::WrongAlgorithm,
+        None => return Verdict::Malformed,
     }
     let qop = match creds.get(b"qop") {
         Some(q) if q.eq_ignore_ascii_case(b"auth") => {
@@ -262,6 +268,23 @@ mod tests {
         let mut strict = challenge(0);
         let nc2 = authorization(&strict, "secret", "00000002");
         assert_eq!(check(Some(&mut strict), &nc2, 10, false), Verdict::Stale);
+    }
+
+    #[test]
+    fn another_algorithm_than_the_nonces_is_refused() {
+        let mut ch = challenge(0);
+        let auth =
+            authorization(&ch, "secret", "00000001").replace("algorithm=MD5", "algorithm=SHA-256");
+        assert_eq!(
+            check(Some(&mut ch), &auth, 1_000, false),
+            Verdict::WrongAlgorithm
+        );
+        let unknown =
+            authorization(&ch, "secret", "00000001").replace("algorithm=MD5", "algorithm=SHA-512");
+        assert_eq!(
+            check(Some(&mut ch), &unknown, 1_000, false),
+            Verdict::Malformed
+        );
     }
 
     #[test]

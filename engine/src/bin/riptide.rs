@@ -72,6 +72,23 @@ struct Cli {
     /// Clearwater's nonce_count_supported.
     #[arg(long)]
     nonce_count_supported: bool,
+    /// Clearwater's user_settings `authentication`: `Y` accepts every
+    /// REGISTER without a challenge (insecure; test setups only).
+    #[arg(long, default_value = "N", value_parser = ["Y", "N"])]
+    authentication: String,
+    /// Seconds a shard caches a digest authentication vector (0: never).
+    #[arg(long, default_value_t = 300)]
+    av_cache_ttl: u64,
+    /// Seconds a shard caches reg-data, and so skips the reg-data PUT of a
+    /// re-registration (0: never; default Clearwater's hss_reregistration_time).
+    #[arg(long, default_value_t = 4800)]
+    reg_data_cache_ttl: u64,
+    /// Clearwater's bgcf_uri: where the S-CSCF sends originating requests
+    /// for targets that are not ours (off-net), e.g.
+    /// `sip:bgcf.example.net:5053;transport=tcp`. Unset: a number gets 404,
+    /// a foreign SIP URI goes to its own domain.
+    #[arg(long)]
+    bgcf_uri: Option<String>,
     /// all-in-one: the control plane's provisioning API (Homestead-prov).
     #[arg(long, default_value = "127.0.0.1:8889")]
     provisioning_listen: SocketAddr,
@@ -146,6 +163,13 @@ fn main() -> ExitCode {
         reg_max_expires: cli.reg_max_expires,
         nonce_count_supported: cli.nonce_count_supported,
         udp_driver: cli.udp_driver,
+        accept_all_registers: cli.authentication == "Y",
+        subscriber_cache: node::subscriber_cache::SubscriberCacheConfig {
+            av_ttl_ms: cli.av_cache_ttl.saturating_mul(1000),
+            reg_data_ttl_ms: cli.reg_data_cache_ttl.saturating_mul(1000),
+            ..Default::default()
+        },
+        bgcf_uri: cli.bgcf_uri,
         ..EngineConfig::default()
     };
     if let Some(n) = cli.shards {
@@ -153,6 +177,12 @@ fn main() -> ExitCode {
     }
     if !cli.home_domains.is_empty() {
         cfg.home_domains = cli.home_domains;
+    }
+    if let Some(uri) = &cfg.bgcf_uri {
+        if sip_fastpath::Uri::parse_strict(uri.as_bytes()).is_err() {
+            eprintln!("riptide: bgcf_uri {uri:?} is not a SIP URI");
+            return ExitCode::from(2);
+        }
     }
     for r in &cli.routes {
         if let Err(e) = cfg.add_route(r) {

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use sip_fastpath::digest::Algorithm;
 
 /// Characters escaped in a path segment or query value (everything but unreserved).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -154,14 +155,43 @@ impl HssError {
 }
 
 /// A SIP digest authentication vector.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuthVector {
+    /// The MD5 HA1 (Homestead's `digest.ha1`).
     pub ha1: String,
     pub realm: String,
     pub qop: String,
+    /// Riptide's extension `digest_algorithms`: the algorithms the
+    /// subscriber may use with their HA1s, preferred first. Empty when the
+    /// answer has none (Homestead): MD5 with `ha1` only.
+    pub algorithms: Vec<(Algorithm, String)>,
 }
 
-/// Read `{"digest": {"ha1", "realm", "qop"}}` from a 200, or the error for another status.
+impl AuthVector {
+    /// What to challenge with, preferred first: SHA-256 before MD5 (RFC 8760
+    /// §2.4 asks for the preferred algorithm first).
+    pub fn offers(&self) -> Vec<(Algorithm, &str)> {
+        if self.algorithms.is_empty() {
+            return vec![(Algorithm::Md5, self.ha1.as_str())];
+        }
+        let mut v: Vec<(Algorithm, &str)> = self
+            .algorithms
+            .iter()
+            .map(|(a, h)| (*a, h.as_str()))
+            .collect();
+        v.sort_by_key(|(a, _)| u8::from(*a != Algorithm::Sha256));
+        v
+    }
+}
+
+fn is_hex_of(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Read `{"digest": {"ha1", "realm", "qop"}[, "digest_algorithms": [{"algorithm", "ha1"}...]]}`
+/// from a 200, or the error for another status. Algorithms other than MD5
+/// and SHA-256 in the extension are skipped (a newer control plane may
+/// offer more than this engine verifies).
 pub fn parse_auth_vector(status: u16, body: &[u8]) -> Result<AuthVector, HssError> {
     match status {
         200 => {}
@@ -179,17 +209,40 @@ pub fn parse_auth_vector(status: u16, body: &[u8]) -> Result<AuthVector, HssErro
         "auth".to_owned()
     }
     #[derive(serde::Deserialize)]
+    struct Offer {
+        algorithm: String,
+        ha1: String,
+    }
+    #[derive(serde::Deserialize)]
     struct Av {
         digest: Digest,
+        #[serde(default)]
+        digest_algorithms: Vec<Offer>,
     }
     let av: Av = serde_json::from_slice(body).map_err(|e| HssError::Malformed(e.to_string()))?;
     if av.digest.ha1.is_empty() || !av.digest.ha1.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(HssError::Malformed("ha1 is not hex".into()));
     }
+    let mut algorithms = Vec::new();
+    for o in av.digest_algorithms {
+        let alg = match Algorithm::from_param(Some(o.algorithm.as_bytes())) {
+            Some(a @ (Algorithm::Md5 | Algorithm::Sha256)) => a,
+            _ => continue,
+        };
+        let len = if alg == Algorithm::Sha256 { 64 } else { 32 };
+        if !is_hex_of(&o.ha1, len) {
+            return Err(HssError::Malformed(format!(
+                "{} ha1 is not {len} hex digits",
+                alg.as_str()
+            )));
+        }
+        algorithms.push((alg, o.ha1.to_ascii_lowercase()));
+    }
     Ok(AuthVector {
         ha1: av.digest.ha1,
         realm: av.digest.realm,
         qop: av.digest.qop,
+        algorithms,
     })
 }
 
@@ -246,9 +299,39 @@ mod tests {
             AuthVector {
                 ha1: "12ab".into(),
                 realm: "example.com".into(),
-                qop: "auth".into()
+                qop: "auth".into(),
+                algorithms: vec![],
             }
         );
+        assert_eq!(
+            av.offers(),
+            vec![(Algorithm::Md5, "12ab")],
+            "Homestead's answer: MD5 only"
+        );
+        let sha = "a".repeat(64);
+        let md5 = "b".repeat(32);
+        let ext = parse_auth_vector(
+            200,
+            format!(
+                r#"{{"digest":{{"ha1":"{md5}","realm":"r","qop":"auth"}},"digest_algorithms":[{{"algorithm":"MD5","ha1":"{md5}"}},{{"algorithm":"SHA-512-256","ha1":"00"}},{{"algorithm":"SHA-256","ha1":"{sha}"}}]}}"#
+            )
+            .as_bytes(),
+        )
+        .expect("av");
+        assert_eq!(
+            ext.offers(),
+            vec![
+                (Algorithm::Sha256, sha.as_str()),
+                (Algorithm::Md5, md5.as_str())
+            ]
+        );
+        assert!(matches!(
+            parse_auth_vector(
+                200,
+                br#"{"digest":{"ha1":"12ab","realm":"r"},"digest_algorithms":[{"algorithm":"SHA-256","ha1":"12ab"}]}"#
+            ),
+            Err(HssError::Malformed(_))
+        ));
         assert_eq!(
             parse_auth_vector(404, b"").map_err(|e| e.sip_status()),
             Err(403)

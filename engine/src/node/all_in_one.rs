@@ -64,6 +64,7 @@ fn start_control(
     cfg: &AllInOneConfig,
     home_domain: &str,
     scscf_uri: &str,
+    engine_management: SocketAddr,
 ) -> Result<ControlPlane, NodeError> {
     let exe = std::env::current_exe().map_err(io("locating this binary"))?;
     let mut child = Command::new(exe)
@@ -75,6 +76,8 @@ fn start_control(
         .args(["--listen-provisioning", &cfg.provisioning.to_string()])
         .args(["--listen-hss", &cfg.hss.to_string()])
         .args(["--listen-xdms", &cfg.xdms.to_string()])
+        // Subscriber changes are pushed to our engine's subscriber cache.
+        .args(["--engine", &engine_management.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -191,7 +194,18 @@ pub fn run(aio: AllInOneConfig, mut engine: EngineConfig) -> Result<(), NodeErro
         .first()
         .cloned()
         .unwrap_or_else(|| "example.com".to_owned());
-    let cp = start_control(&aio, &domain, &engine.scscf_uri())?;
+    // The control plane must know where to push subscriber changes before
+    // the engine runs: a port 0 is settled now (free a moment later, so a
+    // race with another program is possible but harmless to correctness —
+    // the engine would then fail to start with a clear error).
+    if engine.management.port() == 0 {
+        let probe = std::net::TcpListener::bind(engine.management)
+            .map_err(io("choosing a management port"))?;
+        engine.management = probe
+            .local_addr()
+            .map_err(io("choosing a management port"))?;
+    }
+    let cp = start_control(&aio, &domain, &engine.scscf_uri(), engine.management)?;
     let file = provision_demo(&cp, &aio.data_dir, &domain)?;
     say!(
         "demo subscribers sip:{DEMO_FIRST}..{}@{domain}; their passwords are in {}",

@@ -13,13 +13,18 @@ use super::metrics::metered::{MeteredHss, MeteredStore};
 use super::metrics::txn::{TxnMeta, TxnOrigin};
 use super::metrics::{RegKind, ShardMetrics, method_index};
 use super::redis_bindings::{RedisBindings, ShardBindings};
+use super::remote_aor::{AorAnswer, AorAsk, EngineMesh};
+use super::subscriber_cache::{CachedHss, InvalidationInbox};
 use crate::core::{Action, Core, CoreConfig, Inbound as CoreInbound, ShardBranches};
+use crate::hss::RegDataReqType;
 use crate::proxy::{
     ForkTarget, Proxy, RouteDecision, Target, Transport as HopTransport, validate_request,
 };
 use crate::resolve::{Resolver, StaticResolver};
 use crate::roles::{Decision, RequestContext, StaticRoutes, status_of};
-use crate::scscf::{BindingStore, RegisterOutcome, RegistrationKind, Scscf, impu_of};
+use crate::scscf::{
+    BindingStore, HssCache, RegisterOutcome, RegistrationKind, Scscf, impu_of, is_originating,
+};
 use bytes::Bytes;
 use shards::{App, Exemptions, Inbound, Origin, SendFailure, Shard, Throttle, Transport};
 use sip_fastpath::{HeaderName, Limits, Message, Method};
@@ -34,7 +39,9 @@ use std::sync::mpsc::Receiver;
 const SUPPORTED: &[&[u8]] = &[];
 
 /// The S-CSCF as a shard runs it: the real clients with meters on.
-type ShardScscf = Scscf<MeteredHss<HttpHss>, MeteredStore<ShardBindings>>;
+/// The subscriber cache sits in front of the meters, so these count only
+/// the requests that reach the HSS cache.
+type ShardScscf = Scscf<CachedHss<MeteredHss<HttpHss>>, MeteredStore<ShardBindings>>;
 
 /// INVITE transactions remembered for CANCEL statistics, at most.
 const INVITES_TRACKED_MAX: usize = 100_000;
@@ -81,6 +88,37 @@ const TOKEN_STORE: u64 = 1;
 const TOKEN_METRICS: u64 = 2;
 
 impl EngineApp {
+    /// Tell the HSS cache that these AoRs' last bindings expired
+    /// (`reqtype=dereg-timeout`, as Sprout does when a registration times
+    /// out), each in a task of its own.
+    fn deregister_expired(&self, shard: &Rc<Shard<Self>>, aors: Vec<String>) {
+        let Some(scscf) = self.scscf.as_ref() else {
+            return;
+        };
+        for impu in aors {
+            let scscf = Rc::clone(scscf);
+            let id = shard.id();
+            glommio::spawn_local(async move {
+                let r = scscf
+                    .hss
+                    .put_reg_data(&impu, None, RegDataReqType::DeregTimeout)
+                    .await;
+                match r {
+                    Ok(_) => tracing::debug!(shard = id, %impu, "registration timed out"),
+                    Err(e) => {
+                        tracing::warn!(shard = id, %impu, error = %e, "dereg-timeout not taken by the HSS cache")
+                    }
+                }
+            })
+            .detach();
+        }
+    }
+
+    /// The S-CSCF's registration store, if there is an S-CSCF.
+    fn registration_store(&self) -> Option<&ShardBindings> {
+        self.scscf.as_ref().map(|s| &s.store.inner)
+    }
+
     pub fn new(
         cfg: &EngineConfig,
         shard: usize,
@@ -88,6 +126,7 @@ impl EngineApp {
         store: Option<stores::embedded::ShardStore>,
         metrics: Arc<ShardMetrics>,
         bindings_queries: Option<Receiver<BindingsQuery>>,
+        invalidations: Arc<InvalidationInbox>,
     ) -> Self {
         let metrics = Rc::new(ShardRecorder::new(metrics));
         let proxy = cfg.proxy();
@@ -121,10 +160,16 @@ impl EngineApp {
                     (None, None) => return None,
                 };
                 Some(Rc::new(Scscf {
-                    hss: MeteredHss {
-                        inner: HttpHss::new(addr, timeout, cfg.scscf_uri()),
-                        metrics: Rc::clone(&metrics),
-                    },
+                    hss: CachedHss::new(
+                        MeteredHss {
+                            inner: HttpHss::new(addr, timeout, cfg.scscf_uri()),
+                            metrics: Rc::clone(&metrics),
+                        },
+                        cfg.subscriber_cache,
+                        invalidations,
+                        unix_ms,
+                    )
+                    .with_metrics(Arc::clone(&metrics.shared)),
                     store: MeteredStore {
                         inner: bindings,
                         metrics: Rc::clone(&metrics),
@@ -166,19 +211,9 @@ impl EngineApp {
         }
     }
 
-    /// The IMPU whose owner shard must handle this request, when the S-CSCF
-    /// serves it: a REGISTER's To, or the Request-URI of a request for one
-    /// of our users.
     fn owning_impu(&self, req: &Message) -> Option<String> {
         self.scscf.as_ref()?;
-        if req.method() == Some(Method::Register) {
-            return req.to().ok()?.uri().ok().as_ref().and_then(impu_of);
-        }
-        let uri = req.request_uri().ok()?;
-        if req.header(HeaderName::Route).is_some() || !self.proxy.home_domain_uri(&uri) {
-            return None;
-        }
-        impu_of(&uri)
+        owning_impu(&self.proxy, req)
     }
 
     fn on_request(&self, shard: &Rc<Shard<Self>>, req: Message, inbound: &Inbound) {
@@ -278,6 +313,17 @@ impl EngineApp {
             } else {
                 req
             };
+        // A request on our Service-Route (`orig`) is the S-CSCF's even when
+        // its Request-URI is elsewhere: originating handling routes it.
+        let decision = if decision == RouteDecision::RequestUri
+            && method != Some(Method::Ack)
+            && self.scscf.is_some()
+            && is_originating(&req)
+        {
+            RouteDecision::Local
+        } else {
+            decision
+        };
         let reliable = origin.transport != Transport::Udp;
         let now = shard.now_ms();
         let invite_branch = match method {
@@ -536,6 +582,27 @@ impl EngineApp {
     }
 }
 
+/// The IMPU whose owner shard must handle this request, when the S-CSCF
+/// serves it: a REGISTER's To, or the Request-URI of a request for one of
+/// our users that stops here — no Route, or only ours (terminating, or
+/// originating on our Service-Route with a target that may be local). The
+/// IMPU has no URI parameters, so a GRUU (`;gr=`) is owned by its AoR's
+/// shard.
+pub fn owning_impu(proxy: &Proxy, req: &Message) -> Option<String> {
+    if req.method() == Some(Method::Register) {
+        return req.to().ok()?.uri().ok().as_ref().and_then(impu_of);
+    }
+    let uri = req.request_uri().ok()?;
+    if !proxy.home_domain_uri(&uri) {
+        return None;
+    }
+    if req.header(HeaderName::Route).is_some() && proxy.preprocess(req) != Ok(RouteDecision::Local)
+    {
+        return None;
+    }
+    impu_of(&uri)
+}
+
 /// An INVITE's top-Via branch (its CANCEL carries the same one).
 fn top_branch(req: &Message) -> Option<Bytes> {
     let via = req.top_via().ok()?;
@@ -608,13 +675,11 @@ fn mark_via(req: Message, origin: &Origin, limits: &Limits) -> Option<Message> {
 }
 
 impl App for EngineApp {
-    type Mesh = ();
+    type Mesh = EngineMesh;
 
     fn on_start(&self, shard: &Rc<Shard<Self>>) {
-        if matches!(
-            self.scscf.as_ref().map(|s| &s.store.inner),
-            Some(ShardBindings::Embedded(_))
-        ) {
+        if let Some(ShardBindings::Embedded(store)) = self.registration_store() {
+            store.remote.bind(shard);
             shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
             self.m().registrations_known.set(1);
         }
@@ -639,6 +704,30 @@ impl App for EngineApp {
         }
     }
 
+    fn on_mesh(&self, shard: &Rc<Shard<Self>>, from: usize, msg: EngineMesh) {
+        let Some(ShardBindings::Embedded(store)) = self.registration_store() else {
+            return;
+        };
+        match msg {
+            EngineMesh::Ask(AorAsk { token, op }) => {
+                let reply = EngineMesh::Answer(AorAnswer {
+                    token,
+                    reply: store.answer(op),
+                });
+                if shard.to_shard(from, reply).is_err() {
+                    // The asker's wait runs out and it answers 500.
+                    self.m().store_failures.inc();
+                    tracing::warn!(
+                        shard = shard.id(),
+                        to = from,
+                        "no room for an AoR answer on the mesh"
+                    );
+                }
+            }
+            EngineMesh::Answer(answer) => store.remote.answered(answer),
+        }
+    }
+
     fn on_timer(&self, shard: &Rc<Shard<Self>>, token: u64) {
         if token == TOKEN_METRICS {
             self.metrics_tick(shard);
@@ -649,13 +738,14 @@ impl App for EngineApp {
             return;
         }
         if token == TOKEN_STORE {
-            if let Some(ShardBindings::Embedded(store)) =
-                self.scscf.as_ref().map(|s| &s.store.inner)
-            {
+            if let Some(ShardBindings::Embedded(store)) = self.registration_store() {
                 let now = unix_ms();
                 let m = self.m();
                 match store.maintain(now) {
-                    Ok(n) => m.expired_records.add(n as u64),
+                    Ok(swept) => {
+                        m.expired_records.add(swept.records as u64);
+                        self.deregister_expired(shard, swept.aors);
+                    }
                     Err(e) => {
                         m.store_failures.inc();
                         if m.store_failing.raise(now, false) {

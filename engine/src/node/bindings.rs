@@ -1,18 +1,22 @@
 //! The S-CSCF's registration store on a shard: the embedded
 //! [`stores::embedded::ShardStore`] this shard owns, behind the
-//! [`BindingStore`] the role awaits. AoRs and challenges are owned by this
-//! shard (requests are handed here by AoR before a transaction is made), so
-//! every call completes at once, with no lock and no hop.
+//! [`BindingStore`] the role awaits. Challenges, and the AoRs of the
+//! IMPUs requests are handed here for, are this shard's: those calls
+//! complete at once, with no lock and no hop. An AoR another shard owns
+//! (the request named another IMPU of its registration set) is read and
+//! written on its owner over the mesh ([`super::remote_aor`]).
 
 use super::records::{
     aor_key, challenge_key, decode_aor, decode_challenge, encode_aor, encode_challenge,
     live_bindings_in, store_error as err,
 };
+use super::remote_aor::{AorOp, AorReply, RemoteAors};
 use crate::auth::Challenge;
 use crate::registrar::Aor;
 use crate::scscf::{BindingStore, StoreError, Versioned};
 use bytes::Bytes;
 use std::cell::RefCell;
+use std::time::Duration;
 use stores::embedded::ShardStore;
 use stores::{CasOutcome, DeleteOutcome};
 
@@ -23,31 +27,98 @@ pub fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// What one sweep of the store removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Records of every kind (AoRs and challenges).
+    pub records: usize,
+    /// The AoRs (default IMPUs) whose last binding expired.
+    pub aors: Vec<String>,
+}
+
 pub struct EmbeddedBindings {
     store: RefCell<ShardStore>,
+    /// The AoRs other shards own.
+    pub remote: RemoteAors,
 }
+
+/// How long a shard waits for the owner of an AoR to answer.
+const REMOTE_WAIT: Duration = Duration::from_secs(2);
 
 impl EmbeddedBindings {
     pub fn new(store: ShardStore) -> Self {
         Self {
             store: RefCell::new(store),
+            remote: RemoteAors::new(REMOTE_WAIT),
+        }
+    }
+
+    /// Run a remote shard's question on this shard's store.
+    pub fn answer(&self, op: AorOp) -> AorReply {
+        match op {
+            AorOp::Get { aor } => AorReply::Got(self.get_local(&aor)),
+            AorOp::Set {
+                aor,
+                value,
+                expected_version,
+            } => AorReply::Set(self.set_local(&aor, &value, expected_version)),
+        }
+    }
+
+    fn get_local(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
+        match self.store.borrow().get(&aor_key(aor), unix_ms()) {
+            Some(r) => Ok(Versioned {
+                value: decode_aor(&r.value).map_err(err)?,
+                version: r.version,
+            }),
+            None => Ok(Versioned {
+                value: Aor::default(),
+                version: 0,
+            }),
+        }
+    }
+
+    fn set_local(&self, aor: &str, value: &Aor, expected_version: u64) -> Result<bool, StoreError> {
+        let now = unix_ms();
+        let key = aor_key(aor);
+        let mut store = self.store.borrow_mut();
+        match value.last_expiry_s() {
+            Some(expiry_s) if expiry_s * 1000 > now => {
+                let bytes = Bytes::from(encode_aor(value));
+                match store
+                    .cas(&key, expected_version, bytes, expiry_s * 1000, now)
+                    .map_err(err)?
+                {
+                    CasOutcome::Written { .. } => Ok(true),
+                    CasOutcome::Conflict { .. } => Ok(false),
+                }
+            }
+            // No live binding left: the AoR goes.
+            _ => match store.delete(&key, expected_version, now).map_err(err)? {
+                DeleteOutcome::Deleted => Ok(true),
+                DeleteOutcome::Conflict { .. } => Ok(false),
+            },
         }
     }
 
     /// Sweep expired records and run the store's periodic work (interval
-    /// fsync, snapshot). Returns how many records expired.
-    pub fn maintain(&self, now_ms: u64) -> Result<usize, StoreError> {
+    /// fsync, snapshot): what expired.
+    pub fn maintain(&self, now_ms: u64) -> Result<Swept, StoreError> {
         let mut store = self.store.borrow_mut();
-        let mut expired = 0;
+        let mut swept = Swept::default();
         loop {
             let batch = store.expire(now_ms).map_err(err)?;
-            expired += batch.len();
             if batch.is_empty() {
                 break;
             }
+            swept.records += batch.len();
+            swept.aors.extend(batch.iter().filter_map(|k| {
+                let aor = k.strip_prefix(b"aor:")?;
+                String::from_utf8(aor.to_vec()).ok()
+            }));
         }
         store.tick(now_ms).map_err(err)?;
-        Ok(expired)
+        Ok(swept)
     }
 
     /// (AoRs, live bindings) held now, for the registration gauges.
@@ -69,15 +140,17 @@ impl EmbeddedBindings {
 
 impl BindingStore for EmbeddedBindings {
     async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
-        match self.store.borrow().get(&aor_key(aor), unix_ms()) {
-            Some(r) => Ok(Versioned {
-                value: decode_aor(&r.value).map_err(err)?,
-                version: r.version,
-            }),
-            None => Ok(Versioned {
-                value: Aor::default(),
-                version: 0,
-            }),
+        let Some((shard, owner)) = self.remote.owner_elsewhere(aor) else {
+            return self.get_local(aor);
+        };
+        let op = AorOp::Get {
+            aor: aor.to_owned(),
+        };
+        match self.remote.ask(&shard, owner, op).await? {
+            AorReply::Got(r) => r,
+            AorReply::Set(_) => Err(StoreError(
+                "the owner shard answered another question".into(),
+            )),
         }
     }
 
@@ -87,25 +160,19 @@ impl BindingStore for EmbeddedBindings {
         value: &Aor,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
-        let now = unix_ms();
-        let key = aor_key(aor);
-        let mut store = self.store.borrow_mut();
-        match value.last_expiry_s() {
-            Some(expiry_s) if expiry_s * 1000 > now => {
-                let bytes = Bytes::from(encode_aor(value));
-                match store
-                    .cas(&key, expected_version, bytes, expiry_s * 1000, now)
-                    .map_err(err)?
-                {
-                    CasOutcome::Written { .. } => Ok(true),
-                    CasOutcome::Conflict { .. } => Ok(false),
-                }
-            }
-            // No live binding left: the AoR goes.
-            _ => match store.delete(&key, expected_version, now).map_err(err)? {
-                DeleteOutcome::Deleted => Ok(true),
-                DeleteOutcome::Conflict { .. } => Ok(false),
-            },
+        let Some((shard, owner)) = self.remote.owner_elsewhere(aor) else {
+            return self.set_local(aor, value, expected_version);
+        };
+        let op = AorOp::Set {
+            aor: aor.to_owned(),
+            value: value.clone(),
+            expected_version,
+        };
+        match self.remote.ask(&shard, owner, op).await? {
+            AorReply::Set(r) => r,
+            AorReply::Got(_) => Err(StoreError(
+                "the owner shard answered another question".into(),
+            )),
         }
     }
 
@@ -143,5 +210,111 @@ impl BindingStore for EmbeddedBindings {
             Some(r) => Ok(Some(decode_challenge(&r.value).map_err(err)?)),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::node::aor_codec::FORMAT_V1;
+    use stores::embedded::ShardStoreConfig;
+
+    /// An AoR the JSON-writing version left in the log reads back after a
+    /// restart, and its next write puts the binary form in the log.
+    #[test]
+    fn a_json_aor_from_before_reads_and_is_rewritten_in_binary() {
+        let dir = std::env::temp_dir().join(format!("riptide-json-aor-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = unix_ms();
+        let expires_s = now / 1000 + 3600;
+        let json = format!(
+            r#"{{"bindings":[{{"id":"sip:a@10.0.0.1","uri":"sip:a@10.0.0.1","params":"","path":[],"call_id":"c1","cseq":2,"expires_at_s":{expires_s},"q_millis":null,"instance":null,"reg_id":null}}]}}"#
+        );
+        let key = aor_key("sip:a@example.com");
+        let mut store = ShardStore::open(&dir, ShardStoreConfig::default(), now).unwrap();
+        let written = store.cas(&key, 0, Bytes::from(json), expires_s * 1000, now);
+        assert!(matches!(written, Ok(CasOutcome::Written { .. })));
+        drop(store);
+
+        let reopen = || ShardStore::open(&dir, ShardStoreConfig::default(), unix_ms()).unwrap();
+        let bindings = EmbeddedBindings::new(reopen());
+        let mut aor =
+            futures_lite::future::block_on(bindings.get_aor("sip:a@example.com")).unwrap();
+        assert_eq!(aor.version, 1);
+        assert_eq!(aor.value.bindings.len(), 1);
+        assert_eq!(aor.value.bindings[0].call_id, "c1");
+        assert_eq!(bindings.count_registrations(unix_ms()), (1, 1));
+        aor.value.bindings[0].cseq = 3;
+        let set = bindings.set_aor("sip:a@example.com", &aor.value, 1);
+        assert!(futures_lite::future::block_on(set).unwrap());
+        drop(bindings);
+
+        let store = reopen();
+        let record = store.get(&key, unix_ms()).unwrap();
+        assert_eq!((record.value[0], record.version), (FORMAT_V1, 2));
+        let bindings = EmbeddedBindings::new(store);
+        let again = futures_lite::future::block_on(bindings.get_aor("sip:a@example.com")).unwrap();
+        assert_eq!(again.value, aor.value);
+        drop(bindings);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A sweep after the last binding's expiry removes the AoR and the
+    /// challenge and names the AoR (for the dereg-timeout to the HSS).
+    #[test]
+    fn a_sweep_names_the_aors_whose_last_binding_expired() {
+        use crate::registrar::Binding;
+        let dir = std::env::temp_dir().join(format!("riptide-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = unix_ms();
+        let store = ShardStore::open(&dir, ShardStoreConfig::default(), now).unwrap();
+        let bindings = EmbeddedBindings::new(store);
+        let binding = |id: &str, expires_at_s| Binding {
+            id: id.into(),
+            uri: id.into(),
+            params: String::new(),
+            path: vec![],
+            call_id: "c1".into(),
+            cseq: 1,
+            expires_at_s,
+            q_millis: None,
+            instance: None,
+            reg_id: None,
+        };
+        let soon = now / 1000 + 2;
+        let later = now / 1000 + 3600;
+        let short = Aor {
+            bindings: vec![binding("sip:a@10.0.0.1", soon)],
+        };
+        let long = Aor {
+            bindings: vec![binding("sip:b@10.0.0.2", later)],
+        };
+        use futures_lite::future::block_on;
+        assert!(block_on(bindings.set_aor("sip:a@example.com", &short, 0)).unwrap());
+        assert!(block_on(bindings.set_aor("sip:b@example.com", &long, 0)).unwrap());
+        let challenge = Challenge {
+            nonce: "n1".into(),
+            opaque: "o1".into(),
+            realm: "example.com".into(),
+            ha1: "00".into(),
+            algorithm: sip_fastpath::digest::Algorithm::Md5,
+            expires_at_ms: now + 1000,
+            nc_next: 1,
+        };
+        block_on(bindings.put_challenge("a@example.com", &challenge)).unwrap();
+
+        assert_eq!(bindings.maintain(now).unwrap(), Swept::default());
+        let swept = bindings.maintain((soon + 1) * 1000).unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                records: 2,
+                aors: vec!["sip:a@example.com".to_owned()],
+            }
+        );
+        assert_eq!(bindings.count_registrations((soon + 1) * 1000), (1, 1));
+        drop(bindings);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -47,6 +47,13 @@ pub struct EngineConfig {
     pub nonce_count_supported: bool,
     /// Who moves UDP in each shard (the shard's io_uring, or glommio's path).
     pub udp_driver: shards::UdpDriver,
+    /// Clearwater's `authentication=Y`: accept every REGISTER unchallenged.
+    pub accept_all_registers: bool,
+    /// The per-shard subscriber cache's lifetimes and size.
+    pub subscriber_cache: super::subscriber_cache::SubscriberCacheConfig,
+    /// Clearwater's `bgcf_uri`: where the S-CSCF sends originating requests
+    /// for targets that are not ours (off-net).
+    pub bgcf_uri: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +82,9 @@ impl Default for EngineConfig {
             reg_max_expires: 300,
             nonce_count_supported: false,
             udp_driver: shards::UdpDriver::default(),
+            accept_all_registers: false,
+            subscriber_cache: super::subscriber_cache::SubscriberCacheConfig::default(),
+            bgcf_uri: None,
         }
     }
 }
@@ -101,6 +111,9 @@ impl EngineConfig {
             registrar,
             nonce_count_supported: self.nonce_count_supported,
             server_name: self.scscf_uri(),
+            accept_all_registers: self.accept_all_registers,
+            home_domains: self.home_domains.clone(),
+            bgcf_uri: self.bgcf_uri.clone(),
         }
     }
 
@@ -153,5 +166,22 @@ impl EngineConfig {
             .collect::<Result<Vec<_>, _>>()?;
         self.resolver.insert(name, ips);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authentication_y_reaches_the_scscf() {
+        let mut cfg = EngineConfig::default();
+        assert!(!cfg.scscf_config().accept_all_registers);
+        cfg.accept_all_registers = true;
+        assert!(cfg.scscf_config().accept_all_registers);
+        let v = super::super::config_view::config_json(&cfg);
+        assert_eq!(v["config"]["authentication"], "Y");
+        assert_eq!(v["config"]["av_cache_ttl"], 300);
+        assert_eq!(v["config"]["reg_data_cache_ttl"], 4800);
     }
 }

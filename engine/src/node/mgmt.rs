@@ -12,12 +12,14 @@
 //! | `GET /config` | the active settings and their version (no secrets) |
 //! | `GET /alarms` | active alarm conditions, severity, since when |
 //! | `GET /impu/<impu>/bindings` | the AoR's live bindings (asks its owner shard) |
+//! | `POST /subscriber-cache/invalidate` | `{"impis": [...], "impus": [...], "all": bool}` from the control plane: drop those entries on every shard; 200 `{"shards": n}` once every shard will see it |
 
 use super::app::owner_shard;
 use super::bindings_query::{ANSWER_WAIT_MS, BindingsQuery};
 use super::metrics::alarms::{ALARMS, active};
 use super::metrics::sampler::NodeStats;
 use super::metrics::{ShardMetrics, prometheus, stats, unix_ms};
+use super::subscriber_cache::{Invalidation, InvalidationInbox};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +36,8 @@ pub struct Management {
     pub config: serde_json::Value,
     /// One per shard, for `/impu/<impu>/bindings`; empty without an S-CSCF.
     pub bindings: Vec<Sender<BindingsQuery>>,
+    /// Each shard's subscriber-cache invalidation inbox.
+    pub subscriber_caches: Vec<Arc<InvalidationInbox>>,
 }
 
 /// Bind the listener now (so the caller learns the port), serve on a thread.
@@ -79,7 +83,7 @@ fn serve(mut s: TcpStream, mgmt: &Management) -> std::io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut buf = vec![0u8; 8192];
     let mut len = 0;
-    let (method, path) = loop {
+    let (method, path, body_at, body_len) = loop {
         let n = s.read(&mut buf[len..])?;
         if n == 0 {
             return Ok(());
@@ -88,21 +92,47 @@ fn serve(mut s: TcpStream, mgmt: &Management) -> std::io::Result<()> {
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf[..len]) {
-            Ok(httparse::Status::Complete(_)) => {
+            Ok(httparse::Status::Complete(at)) => {
+                let body_len = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
                 break (
                     req.method.unwrap_or("").to_owned(),
                     req.path.unwrap_or("").to_owned(),
+                    at,
+                    body_len,
                 );
             }
             Ok(httparse::Status::Partial) if len < buf.len() => continue,
             _ => return respond(&mut s, &error(400, "bad request")),
         }
     };
-    let reply = route(&method, &path, mgmt);
+    if body_at + body_len > BODY_BYTES_MAX {
+        return respond(&mut s, &error(413, "body too large"));
+    }
+    if buf.len() < body_at + body_len {
+        buf.resize(body_at + body_len, 0);
+    }
+    while len < body_at + body_len {
+        let n = s.read(&mut buf[len..])?;
+        if n == 0 {
+            return Ok(());
+        }
+        len += n;
+    }
+    let body = &buf[body_at..body_at + body_len];
+    let reply = route(&method, &path, body, mgmt);
     respond(&mut s, &reply)
 }
 
-fn route(method: &str, path: &str, mgmt: &Management) -> Reply {
+/// Largest request accepted (an invalidation of a few thousand identities).
+const BODY_BYTES_MAX: usize = 4 << 20;
+
+fn route(method: &str, path: &str, body: &[u8], mgmt: &Management) -> Reply {
     let path = path.split('?').next().unwrap_or(path);
     match (method, path) {
         ("GET", "/health") => {
@@ -143,8 +173,38 @@ fn route(method: &str, path: &str, mgmt: &Management) -> Reply {
                 .into_owned();
             bindings(mgmt, impu)
         }
+        ("POST", "/subscriber-cache/invalidate") => invalidate(mgmt, body),
         _ => error(404, "not found"),
     }
+}
+
+fn invalidate(mgmt: &Management, body: &[u8]) -> Reply {
+    #[derive(serde::Deserialize)]
+    struct Request {
+        #[serde(default)]
+        impis: Vec<String>,
+        #[serde(default)]
+        impus: Vec<String>,
+        #[serde(default)]
+        all: bool,
+    }
+    let req: Request = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => return error(400, &format!("invalid JSON: {e}")),
+    };
+    let mut items: Vec<Invalidation> = req.impis.into_iter().map(Invalidation::Impi).collect();
+    items.extend(req.impus.into_iter().map(Invalidation::Impu));
+    if req.all {
+        items = vec![Invalidation::All];
+    }
+    for inbox in &mgmt.subscriber_caches {
+        inbox.push(&items);
+    }
+    tracing::debug!(entries = items.len(), "subscriber cache invalidated");
+    json(
+        200,
+        &serde_json::json!({ "shards": mgmt.subscriber_caches.len() }),
+    )
 }
 
 fn alarms_json(mgmt: &Management) -> serde_json::Value {
@@ -199,6 +259,7 @@ fn respond(s: &mut TcpStream, r: &Reply) -> std::io::Result<()> {
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
+        413 => "Payload Too Large",
         500 => "Internal Server Error",
         504 => "Gateway Timeout",
         _ => "Service Unavailable",
@@ -211,4 +272,56 @@ fn respond(s: &mut TcpStream, r: &Reply) -> std::io::Result<()> {
         r.body.len(),
         r.body
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn mgmt(shards: usize) -> Management {
+        Management {
+            stop: Arc::new(AtomicBool::new(false)),
+            shards: Vec::new(),
+            stats: Arc::new(Mutex::new(NodeStats::default())),
+            config: serde_json::Value::Null,
+            bindings: Vec::new(),
+            subscriber_caches: (0..shards).map(|_| Arc::default()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_invalidation_reaches_every_shards_inbox() {
+        let m = mgmt(3);
+        let r = route(
+            "POST",
+            "/subscriber-cache/invalidate",
+            br#"{"impis":["a@example.com"],"impus":["sip:a@example.com"]}"#,
+            &m,
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, "{\"shards\":3}\n");
+        for inbox in &m.subscriber_caches {
+            assert_eq!(
+                inbox.pending_for_test(),
+                vec![
+                    Invalidation::Impi("a@example.com".into()),
+                    Invalidation::Impu("sip:a@example.com".into())
+                ]
+            );
+        }
+        let bad = route("POST", "/subscriber-cache/invalidate", b"[1", &m);
+        assert_eq!(bad.status, 400);
+        let all = route(
+            "POST",
+            "/subscriber-cache/invalidate",
+            br#"{"all":true}"#,
+            &m,
+        );
+        assert_eq!(all.status, 200);
+        assert_eq!(
+            m.subscriber_caches[0].pending_for_test(),
+            vec![Invalidation::All]
+        );
+    }
 }

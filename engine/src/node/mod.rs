@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 pub mod all_in_one;
+pub mod aor_codec;
 pub mod app;
 pub mod bindings;
 pub mod bindings_query;
@@ -21,6 +22,8 @@ pub mod metrics;
 pub mod mgmt;
 pub mod records;
 pub mod redis_bindings;
+pub mod remote_aor;
+pub mod subscriber_cache;
 
 pub use config::EngineConfig;
 
@@ -97,6 +100,14 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         .map(|(tx, rx)| (tx, Some(rx)))
         .unzip();
     let query_rx = std::sync::Arc::new(std::sync::Mutex::new(query_rx));
+    let inboxes: Vec<std::sync::Arc<subscriber_cache::InvalidationInbox>> =
+        (0..cfg.shards).map(|_| std::sync::Arc::default()).collect();
+    let factory_inboxes = inboxes.clone();
+    if cfg.accept_all_registers {
+        tracing::warn!(
+            "authentication=Y: every REGISTER is accepted without a challenge (insecure; test setups only)"
+        );
+    }
     let factory_metrics = shard_metrics.clone();
     let app_cfg = cfg.clone();
     let handle = Runtime::start(rt, move |info| {
@@ -124,6 +135,7 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
             store,
             m,
             queries,
+            factory_inboxes.get(info.id).cloned().unwrap_or_default(),
         )
     })?;
     let stop = handle.stop_flag();
@@ -157,6 +169,7 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         } else {
             Vec::new()
         },
+        subscriber_caches: inboxes,
     };
     let mgmt = mgmt::start(cfg.management, management).map_err(mgmt_err)?;
     for a in &handle.bound().udp {

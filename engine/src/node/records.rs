@@ -1,6 +1,10 @@
-//! The byte form of the registrar's records in the registration store:
-//! JSON, so an operator can read a record with `redis-cli` or a log dump.
+//! The byte form of the registrar's records in the registration store.
+//! An AoR is written in the compact binary form of [`super::aor_codec`]
+//! (memory per AoR is a stated limit); one written as JSON by an earlier
+//! version (first byte `{`) still reads, and is rewritten in the binary form
+//! on its next write. Challenges are short-lived and stay JSON.
 
+use super::aor_codec;
 use crate::auth::Challenge;
 use crate::registrar::Aor;
 use sip_fastpath::digest::Algorithm;
@@ -26,32 +30,28 @@ pub fn store_error(e: impl std::fmt::Display) -> crate::scscf::StoreError {
 }
 
 pub fn encode_aor(aor: &Aor) -> Vec<u8> {
-    // Serialising plain structs of strings and integers cannot fail.
-    serde_json::to_vec(aor).unwrap_or_default()
+    aor_codec::encode(aor)
 }
 
 /// Live bindings (expiring after `now_s`) in an encoded AoR, counted
-/// without decoding it: the value of each `"expires_at_s":` key. A string
-/// value cannot fake the key, as JSON escapes the quotes inside strings.
+/// without building it; an unreadable record counts none.
 pub fn live_bindings_in(bytes: &[u8], now_s: u64) -> usize {
-    const KEY: &[u8] = b"\"expires_at_s\":";
-    let mut live = 0;
-    let mut rest = bytes;
-    while let Some(at) = rest.windows(KEY.len()).position(|w| w == KEY) {
-        rest = &rest[at + KEY.len()..];
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let expires = rest[..digits].iter().fold(0u64, |v, d| {
-            v.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    if bytes.first() == Some(&b'{') {
+        return decode_aor(bytes).map_or(0, |aor| {
+            aor.bindings
+                .iter()
+                .filter(|b| b.expires_at_s > now_s)
+                .count()
         });
-        if expires > now_s {
-            live += 1;
-        }
     }
-    live
+    aor_codec::live_bindings(bytes, now_s).unwrap_or(0)
 }
 
 pub fn decode_aor(bytes: &[u8]) -> Result<Aor, RecordError> {
-    serde_json::from_slice(bytes).map_err(|e| RecordError(e.to_string()))
+    if bytes.first() == Some(&b'{') {
+        return serde_json::from_slice(bytes).map_err(|e| RecordError(e.to_string()));
+    }
+    aor_codec::decode(bytes).map_err(|e| RecordError(e.to_string()))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -116,19 +116,44 @@ mod tests {
                 reg_id: Some(1),
             }],
         };
-        assert_eq!(decode_aor(&encode_aor(&aor)).unwrap(), aor);
+        let encoded = encode_aor(&aor);
+        assert_eq!(encoded[0], aor_codec::FORMAT_V1);
+        assert_eq!(decode_aor(&encoded).unwrap(), aor);
         let mut two = aor.clone();
         two.bindings.push(Binding {
             expires_at_s: 1_000,
-            call_id: "\"expires_at_s\":9999999999".into(),
             ..aor.bindings[0].clone()
         });
         let encoded = encode_aor(&two);
         assert_eq!(live_bindings_in(&encoded, 999), 2);
         assert_eq!(live_bindings_in(&encoded, 1_000), 1);
         assert_eq!(live_bindings_in(&encoded, 1_800_000_000), 0);
+        assert_eq!(live_bindings_in(&encoded[..5], 0), 0);
         let c = Challenge::new([7; 24], "example.com", "00ff", Algorithm::Sha256, 5);
         assert_eq!(decode_challenge(&encode_challenge(&c)).unwrap(), c);
         assert!(decode_aor(b"{").is_err());
+        assert!(decode_aor(b"").is_err());
+        assert!(decode_aor(b"\x01\x01").is_err());
+    }
+
+    /// A record as the JSON-writing version stored it (snapshot, log or
+    /// Redis value) reads back, and is written back in the binary form.
+    #[test]
+    fn json_records_from_before_still_read() {
+        let json = br#"{"bindings":[{"id":"<urn:uuid:1>;reg-id=1","uri":"sip:ue@10.0.0.1:5060","params":";+sip.instance=\"<urn:uuid:1>\";reg-id=1","path":["<sip:pcscf;lr>"],"call_id":"c","cseq":7,"expires_at_s":1800000000,"q_millis":null,"instance":"<urn:uuid:1>","reg_id":1}]}"#;
+        let aor = decode_aor(json).unwrap();
+        let b = &aor.bindings[0];
+        assert_eq!(b.id, "<urn:uuid:1>;reg-id=1");
+        assert_eq!(b.params, ";+sip.instance=\"<urn:uuid:1>\";reg-id=1");
+        assert_eq!(
+            (b.cseq, b.expires_at_s, b.reg_id),
+            (7, 1_800_000_000, Some(1))
+        );
+        assert_eq!(live_bindings_in(json, 1_799_999_999), 1);
+        assert_eq!(live_bindings_in(json, 1_800_000_000), 0);
+        let rewritten = encode_aor(&aor);
+        assert_eq!(rewritten[0], aor_codec::FORMAT_V1);
+        assert!(rewritten.len() < json.len() / 2);
+        assert_eq!(decode_aor(&rewritten).unwrap(), aor);
     }
 }

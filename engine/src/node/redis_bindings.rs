@@ -172,6 +172,8 @@ impl BindingStore for RedisBindings {
 }
 
 /// The registration store a shard's S-CSCF uses, chosen by config.
+// One per shard: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ShardBindings {
     Embedded(super::bindings::EmbeddedBindings),
     Redis(RedisBindings),

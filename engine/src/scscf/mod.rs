@@ -1,15 +1,21 @@
-//! The S-CSCF role: registrar with digest authentication (REGISTER) and
-//! terminating routing to registered bindings (everything else), over two
-//! dependencies it awaits — the HSS cache ([`HssCache`]) and the
-//! registration store ([`BindingStore`]).
+//! The S-CSCF role: registrar with digest authentication (REGISTER),
+//! originating handling for requests on our Service-Route (`orig`), and
+//! terminating routing to registered bindings or one GRUU's binding
+//! (everything else), over two dependencies it awaits — the HSS cache
+//! ([`HssCache`]) and the registration store ([`BindingStore`]).
 
 mod deps;
+mod originating;
 mod outcome;
 mod register;
 mod route;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
+#[cfg(test)]
+mod tests_routing;
 
 pub use deps::{BindingStore, HssCache, StoreError, Versioned};
 pub use outcome::{RegisterOutcome, RegistrationKind};
@@ -27,6 +33,16 @@ pub struct ScscfConfig {
     pub nonce_count_supported: bool,
     /// The S-CSCF name given to the HSS in reg-data PUTs (`scscf_uri`).
     pub server_name: String,
+    /// Clearwater's `authentication=Y` (user_settings): accept every
+    /// REGISTER without a challenge. Insecure; for test setups only.
+    pub accept_all_registers: bool,
+    /// Clearwater's `home_domain` and `additional_home_domains`: the domains
+    /// whose users originating handling routes to locally.
+    pub home_domains: Vec<String>,
+    /// Clearwater's `bgcf_uri`: where originating requests for targets that
+    /// are not ours go (off-net). Unset: as Sprout's BGCF with no route —
+    /// 404 for a number, a foreign SIP URI goes to its own domain.
+    pub bgcf_uri: Option<String>,
 }
 
 /// The S-CSCF over its HSS cache `H` and binding store `S`.
@@ -57,6 +73,8 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
         let mut outcome = RegisterOutcome::default();
         let decision = if request.method() == Some(Method::Register) {
             self.on_register(request, ctx, &mut outcome).await
+        } else if is_originating(request) {
+            self.route_originating(request, ctx).await
         } else {
             self.route_terminating(request, ctx).await
         };
@@ -76,4 +94,18 @@ pub fn impu_of(uri: &Uri<'_>) -> Option<String> {
         Scheme::Tel => Some(format!("tel:{user}")),
         Scheme::Other => None,
     }
+}
+
+/// Did the request arrive on our Service-Route (RFC 3608): does its top
+/// Route — ours, which the proxy consumes — carry `orig` (TS 24.229
+/// §5.4.3.2)? The caller has established that the top Route names us.
+pub fn is_originating(req: &Message) -> bool {
+    if req.header(sip_fastpath::HeaderName::Route).is_none() {
+        return false;
+    }
+    req.top_route()
+        .ok()
+        .flatten()
+        .and_then(|r| r.uri().ok())
+        .is_some_and(|u| u.params.has(b"orig"))
 }

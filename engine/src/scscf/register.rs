@@ -1,6 +1,5 @@
 //! REGISTER at the S-CSCF: challenge, verify, then apply the bindings.
 
-use sip_fastpath::digest::Algorithm;
 use sip_fastpath::{HeaderName, Message};
 
 use super::deps::{BindingStore, HssCache};
@@ -52,6 +51,10 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
             .map(|u| String::from_utf8_lossy(u).into_owned())
             .unwrap_or_else(|| impu.trim_start_matches("sip:").to_owned());
 
+        if self.cfg.accept_all_registers {
+            // Clearwater's `authentication=Y`: no challenge at all.
+            return self.register(req, &impi, &impu, ctx, out).await;
+        }
         let Some(creds) = creds.filter(|c| c.get(b"response").is_some()) else {
             return self.challenge(&impi, &impu, false, ctx).await;
         };
@@ -92,7 +95,7 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
                 self.register(req, &impi, &impu, ctx, out).await
             }
             Verdict::Stale => self.challenge(&impi, &impu, true, ctx).await,
-            Verdict::Wrong => {
+            Verdict::Wrong | Verdict::WrongAlgorithm => {
                 let _ = self
                     .hss
                     .put_reg_data(&impu, Some(&impi), RegDataReqType::DeregAuthFailure)
@@ -122,22 +125,25 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
                 return Decision::respond(status, reason);
             }
         };
-        let mut random = [0u8; 24];
-        if getrandom::fill(&mut random).is_err() {
-            return Decision::respond(500, "Server Internal Error - No Randomness");
+        // One challenge per algorithm the subscriber may use, preferred
+        // (SHA-256) first, each with its own nonce bound to its HA1: the
+        // nonce a response names says which HA1 verifies it.
+        let mut headers = Vec::new();
+        for (algorithm, ha1) in av.offers() {
+            let mut random = [0u8; 24];
+            if getrandom::fill(&mut random).is_err() {
+                return Decision::respond(500, "Server Internal Error - No Randomness");
+            }
+            let ch = Challenge::new(random, &av.realm, ha1, algorithm, ctx.now_ms);
+            if self.store.put_challenge(impi, &ch).await.is_err() {
+                return Decision::respond(
+                    500,
+                    "Server Internal Error - Registration Store Unavailable",
+                );
+            }
+            headers.push((HeaderName::WwwAuthenticate, ch.www_authenticate(stale)));
         }
-        let ch = Challenge::new(random, &av.realm, &av.ha1, Algorithm::Md5, ctx.now_ms);
-        if self.store.put_challenge(impi, &ch).await.is_err() {
-            return Decision::respond(
-                500,
-                "Server Internal Error - Registration Store Unavailable",
-            );
-        }
-        respond_with(
-            401,
-            "Unauthorized",
-            vec![(HeaderName::WwwAuthenticate, ch.www_authenticate(stale))],
-        )
+        respond_with(401, "Unauthorized", headers)
     }
 
     async fn register(

@@ -77,6 +77,7 @@ impl HssCache for Hss {
             .into(),
             realm: "example.com".into(),
             qop: "auth".into(),
+            ..AuthVector::default()
         })
     }
 

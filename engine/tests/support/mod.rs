@@ -264,8 +264,8 @@ pub fn sipp_client_with(
     }
 }
 
-/// One blocking HTTP/1.1 request with `Connection: close`: (status, body).
-pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+/// One blocking HTTP/1.1 request with `Connection: close`: the whole answer.
+pub fn http_raw(addr: SocketAddr, method: &str, path: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
@@ -276,6 +276,12 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Str
     .unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// One blocking HTTP/1.1 request with `Connection: close`: (status, body).
+pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let answer = http_raw(addr, method, path, body);
     let status = answer
         .split_whitespace()
         .nth(1)

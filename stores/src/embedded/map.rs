@@ -4,16 +4,15 @@
 //! the [`LogEntry`] to persist; once persisted, the entry is [`ShardMap::apply`]d.
 //! Recovery replays the same entries through the same `apply`.
 
-use std::borrow::Borrow;
-use std::collections::{BTreeSet, HashSet};
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 
 use bytes::Bytes;
+use hashbrown::HashTable;
 
 use super::entry::LogEntry;
 use crate::record::{check_key, check_record_limits};
-use crate::{Record, StoreError};
+use crate::{KEY_LEN_MAX, Record, StoreError};
 
 /// A record as the map holds it, borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,47 +37,59 @@ impl RecordRef<'_> {
     }
 }
 
-/// One record in the table: 48 bytes, the key's allocation shared with the
-/// expiry index (memory per AoR is a stated limit: ARCHITECTURE, issue 5).
+/// One record in the table, in one allocation of its exact length:
+/// `[version: u64 LE][expires_at_ms: u64 LE][key length: u16 LE][key][value]`.
+/// The table slot is the 16-byte pointer (memory per AoR is a stated limit:
+/// ARCHITECTURE, issue 5).
 #[derive(Debug)]
-struct Slot {
-    key: Arc<[u8]>,
-    value: Box<[u8]>,
-    version: u64,
-    expires_at_ms: u64,
-}
+struct Slot(Box<[u8]>);
+
+const SLOT_HEADER_LEN: usize = 8 + 8 + 2;
+const _: () = assert!(KEY_LEN_MAX <= u16::MAX as usize);
 
 impl Slot {
+    /// `key` is within [`KEY_LEN_MAX`]: every entry applied was planned by
+    /// `prepare_*` or decoded from a checked frame, both of which check it.
+    fn new(key: &[u8], record: &Record) -> Self {
+        let mut bytes = Vec::with_capacity(SLOT_HEADER_LEN + key.len() + record.value.len());
+        bytes.extend_from_slice(&record.version.to_le_bytes());
+        bytes.extend_from_slice(&record.expires_at_ms.to_le_bytes());
+        bytes.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(&record.value);
+        Self(bytes.into_boxed_slice())
+    }
+
+    fn u64_at(&self, at: usize) -> u64 {
+        let mut array = [0; 8];
+        array.copy_from_slice(&self.0[at..at + 8]);
+        u64::from_le_bytes(array)
+    }
+
+    fn version(&self) -> u64 {
+        self.u64_at(0)
+    }
+
+    fn expires_at_ms(&self) -> u64 {
+        self.u64_at(8)
+    }
+
+    fn key_end(&self) -> usize {
+        SLOT_HEADER_LEN + usize::from(u16::from_le_bytes([self.0[16], self.0[17]]))
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.0[SLOT_HEADER_LEN..self.key_end()]
+    }
+
     fn as_ref(&self) -> RecordRef<'_> {
         RecordRef {
-            value: &self.value,
-            version: self.version,
-            expires_at_ms: self.expires_at_ms,
+            value: &self.0[self.key_end()..],
+            version: self.version(),
+            expires_at_ms: self.expires_at_ms(),
         }
     }
 }
-
-// A slot is identified by its key alone, hashed as `[u8]` hashes, so the
-// table can be searched with a `&[u8]`.
-impl Borrow<[u8]> for Slot {
-    fn borrow(&self) -> &[u8] {
-        &self.key
-    }
-}
-
-impl Hash for Slot {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.key[..].hash(state);
-    }
-}
-
-impl PartialEq for Slot {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for Slot {}
 
 /// What a compare-and-set will do.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,12 +113,48 @@ pub enum DeletePlan {
     },
 }
 
-/// Records by key, with an index by expiry. Every record is in both.
+/// How keys are hashed. Unit tests hash every key to one of three values,
+/// so that the paths for colliding hashes run in every test.
+#[cfg(not(test))]
+type KeyHasher = std::hash::RandomState;
+#[cfg(test)]
+type KeyHasher = colliding::FewHashes;
+
+#[cfg(test)]
+mod colliding {
+    use std::hash::{DefaultHasher, Hasher};
+
+    #[derive(Debug, Default)]
+    pub struct FewHashes;
+
+    pub struct FewHasher(DefaultHasher);
+
+    impl std::hash::BuildHasher for FewHashes {
+        type Hasher = FewHasher;
+        fn build_hasher(&self) -> FewHasher {
+            FewHasher(DefaultHasher::new())
+        }
+    }
+
+    impl Hasher for FewHasher {
+        fn finish(&self) -> u64 {
+            self.0.finish() % 3
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.write(bytes);
+        }
+    }
+}
+
+/// Records by key, with an index by expiry. Every record is in the index
+/// as (expiry, hash of its key): an index entry stands for every record with
+/// that expiry and key hash (more than one only if 64-bit hashes collide).
 #[derive(Debug, Default)]
 pub struct ShardMap {
-    records: HashSet<Slot>,
-    /// (expires_at_ms, key): cancelling on rewrite is one O(log n) removal.
-    expiry: BTreeSet<(u64, Arc<[u8]>)>,
+    records: HashTable<Slot>,
+    hasher: KeyHasher,
+    /// (expires_at_ms, key hash): cancelling on rewrite is one O(log n) removal.
+    expiry: BTreeSet<(u64, u64)>,
 }
 
 impl ShardMap {
@@ -124,10 +171,14 @@ impl ShardMap {
         self.records.is_empty()
     }
 
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     /// The record as a reader at `now_ms` sees it.
     pub fn get(&self, key: &[u8], now_ms: u64) -> Option<RecordRef<'_>> {
         self.records
-            .get(key)
+            .find(self.hash(key), |slot| slot.key() == key)
             .map(Slot::as_ref)
             .filter(|r| !r.is_expired(now_ms))
     }
@@ -185,43 +236,53 @@ impl ShardMap {
     pub fn apply(&mut self, entry: LogEntry) {
         match entry {
             LogEntry::Put { key, record } => {
-                let key = match self.remove(&key) {
-                    Some(old) => old.key,
-                    None => Arc::from(&key[..]),
-                };
-                self.expiry.insert((record.expires_at_ms, Arc::clone(&key)));
-                self.records.insert(Slot {
-                    key,
-                    // No copy when the value's buffer is whole and unshared.
-                    value: Vec::from(record.value).into_boxed_slice(),
-                    version: record.version,
-                    expires_at_ms: record.expires_at_ms,
+                let hash = self.hash(&key);
+                self.remove(hash, &key);
+                self.expiry.insert((record.expires_at_ms, hash));
+                let Self {
+                    records, hasher, ..
+                } = self;
+                records.insert_unique(hash, Slot::new(&key, &record), |slot| {
+                    hasher.hash_one(slot.key())
                 });
             }
             LogEntry::Delete { key } => {
-                self.remove(&key);
+                self.remove(self.hash(&key), &key);
             }
         }
-        debug_assert_eq!(self.records.len(), self.expiry.len());
+        debug_assert!(self.expiry.len() <= self.records.len());
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<Slot> {
-        let old = self.records.take(key)?;
-        self.expiry
-            .remove(&(old.expires_at_ms, Arc::clone(&old.key)));
-        Some(old)
+    fn remove(&mut self, hash: u64, key: &[u8]) {
+        let Ok(found) = self.records.find_entry(hash, |slot| slot.key() == key) else {
+            return;
+        };
+        let expires_at_ms = found.remove().0.expires_at_ms();
+        if self.hashed_at(hash, expires_at_ms).next().is_none() {
+            self.expiry.remove(&(expires_at_ms, hash));
+        }
+    }
+
+    /// The records whose key hashes to `hash` and which expire at `expires_at_ms`.
+    fn hashed_at(&self, hash: u64, expires_at_ms: u64) -> impl Iterator<Item = &Slot> {
+        self.records
+            .iter_hash(hash)
+            .filter(move |slot| slot.expires_at_ms() == expires_at_ms)
+            .filter(move |slot| self.hash(slot.key()) == hash)
     }
 
     /// Plans removing up to `count_max` records expired at `now_ms`,
-    /// earliest first: one delete entry each, to persist and apply like any
-    /// other mutation, so a swept record stays swept after a restart.
+    /// earliest first (equal expiries in no set order): one delete entry
+    /// each, to persist and apply like any other mutation, so a swept record
+    /// stays swept after a restart.
     pub fn prepare_expire(&self, now_ms: u64, count_max: usize) -> Vec<LogEntry> {
         self.expiry
             .iter()
             .take_while(|(expires_at_ms, _)| *expires_at_ms <= now_ms)
+            .flat_map(|&(expires_at_ms, hash)| self.hashed_at(hash, expires_at_ms))
             .take(count_max)
-            .map(|(_, key)| LogEntry::Delete {
-                key: Bytes::copy_from_slice(key),
+            .map(|slot| LogEntry::Delete {
+                key: Bytes::copy_from_slice(slot.key()),
             })
             .collect()
     }
@@ -233,9 +294,7 @@ impl ShardMap {
 
     /// Every record held, expired or not, in no particular order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], RecordRef<'_>)> {
-        self.records
-            .iter()
-            .map(|slot| (&slot.key[..], slot.as_ref()))
+        self.records.iter().map(|slot| (slot.key(), slot.as_ref()))
     }
 }
 
@@ -332,6 +391,31 @@ mod tests {
             vec![Bytes::from_static(b"early"), Bytes::from_static(b"mid")]
         );
         assert_eq!(expire(&mut map, 100, 2), vec![Bytes::from_static(b"late")]);
+    }
+
+    /// Unit tests hash keys to three values: of four keys with one expiry,
+    /// at least two share an index entry, which must outlive either of them.
+    #[test]
+    fn records_sharing_a_hash_and_expiry_are_each_swept() {
+        let mut map = ShardMap::new();
+        for key in ["a", "b", "c", "d"] {
+            write(&mut map, key, 0, key, 100, 0);
+        }
+        for key in ["a", "c"] {
+            let DeletePlan::Write(entry) = map.prepare_delete(key.as_bytes(), 1, 0).unwrap() else {
+                panic!("delete expected")
+            };
+            map.apply(entry);
+        }
+        write(&mut map, "d", 1, "d2", 100, 0);
+        let mut swept = expire(&mut map, 100, usize::MAX);
+        swept.sort();
+        assert_eq!(
+            swept,
+            vec![Bytes::from_static(b"b"), Bytes::from_static(b"d")]
+        );
+        assert!(map.is_empty());
+        assert_eq!(map.next_expiry_ms(), None);
     }
 
     #[test]

@@ -333,6 +333,17 @@ pub fn render(shards: &[Arc<ShardMetrics>], alarms: &[ActiveAlarm], samples: u64
     );
     t.per_shard_labelled(
         shards,
+        (
+            "riptide_hss_cache_hits_total",
+            "counter",
+            "HSS-cache lookups answered from the shard's subscriber cache (no request made), by endpoint.",
+        ),
+        "endpoint",
+        &HSS_ENDPOINTS,
+        |m, i| m.hss_cache_hits[i].get(),
+    );
+    t.per_shard_labelled(
+        shards,
         ("riptide_hss_failures_total", "counter", "HSS-cache requests that failed (timeout, unreachable, error status, bad answer; not 404), by endpoint."),
         "endpoint",
         &HSS_ENDPOINTS,

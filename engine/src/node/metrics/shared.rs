@@ -206,6 +206,8 @@ pub struct ShardMetrics {
     /// Indexed like [`super::labels::HSS_ENDPOINTS`].
     pub hss_requests: [Counter; 2],
     pub hss_failures: [Counter; 2],
+    /// Lookups the shard's subscriber cache answered (no request made).
+    pub hss_cache_hits: [Counter; 2],
     pub store_failures: Counter,
     pub invites_cancelled_before_1xx: Counter,
     pub invites_cancelled_after_1xx: Counter,
