@@ -169,6 +169,7 @@ impl Plan {
             Scenario::Register | Scenario::Reregister => KamailioRole::Registrar,
             Scenario::Options | Scenario::Call => KamailioRole::Proxy,
         };
+        let udp_driver = (system == System::RiptideUring).then_some("uring");
         Ok(match system {
             System::Riptide | System::RiptideUring if role == KamailioRole::Registrar => {
                 server::riptide_registrar(
@@ -176,16 +177,14 @@ impl Plan {
                     self.server_core,
                     &self.work_dir.join("riptide-data"),
                     &self.users,
+                    udp_driver,
                 )?
             }
-            System::Riptide => {
-                server::riptide(&self.riptide_bin, self.server_core, Some(next_hop), None)?
-            }
-            System::RiptideUring => server::riptide(
+            System::Riptide | System::RiptideUring => server::riptide(
                 &self.riptide_bin,
                 self.server_core,
                 Some(next_hop),
-                Some("uring"),
+                udp_driver,
             )?,
             System::Kamailio => {
                 let passwd_dir = self.work_dir.join("kamailio-db");

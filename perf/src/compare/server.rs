@@ -146,11 +146,15 @@ pub fn riptide_registrar(
     core: usize,
     data_dir: &Path,
     users: &[User],
+    udp_driver: Option<&str>,
 ) -> Result<Server, ServerError> {
     let _ = std::fs::remove_dir_all(data_dir);
     let mut cmd = pinned(core, bin);
-    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"])
-        .args(["--shards", "1", "--no-pin"])
+    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"]);
+    if let Some(driver) = udp_driver {
+        cmd.args(["--udp-driver", driver]);
+    }
+    cmd.args(["--shards", "1", "--no-pin"])
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--provisioning-listen", "127.0.0.1:0"])
