@@ -1,7 +1,8 @@
 //! The raw UDP echo floor: the least work a server can do per datagram
-//! (receive it, send it back). Two variants, measured like a SIP server:
-//! one `recvfrom`/`sendto` pair per datagram, and `recvmmsg`/`sendmmsg`
-//! batches of up to [`BATCH`].
+//! (receive it, send it back). Three variants, measured like a SIP server:
+//! one `recvfrom`/`sendto` pair per datagram, `recvmmsg`/`sendmmsg`
+//! batches of up to [`BATCH`], and io_uring (multishot receive into a
+//! provided buffer ring, sends batched per wake-up; [`crate::echo_uring`]).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::UdpSocket;
@@ -21,6 +22,8 @@ pub enum EchoMode {
     Blocking,
     /// Blocking `recvmmsg` (MSG_WAITFORONE) then one `sendmmsg` for the batch.
     Mmsg,
+    /// io_uring: multishot `RECVMSG`, `SENDMSG`s submitted with the next wait.
+    Uring,
 }
 
 impl EchoMode {
@@ -28,6 +31,7 @@ impl EchoMode {
         match self {
             EchoMode::Blocking => "recvfrom/sendto",
             EchoMode::Mmsg => "recvmmsg/sendmmsg",
+            EchoMode::Uring => "io_uring multishot",
         }
     }
 }
@@ -37,6 +41,7 @@ pub fn run(sock: &UdpSocket, mode: EchoMode) -> io::Result<()> {
     match mode {
         EchoMode::Blocking => run_blocking(sock),
         EchoMode::Mmsg => run_mmsg(sock),
+        EchoMode::Uring => crate::echo_uring::run(sock),
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod compare;
 pub mod echo;
+pub mod echo_uring;
 pub mod generator;
 pub mod procstat;
 pub mod ramp;

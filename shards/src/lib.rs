@@ -25,11 +25,12 @@ pub mod stats;
 mod tcp;
 pub mod throttle;
 mod udp;
+mod udp_uring;
 pub mod wheel;
 
 pub use app::{App, SendError, SendFailure};
 pub use clock::Clock;
-pub use config::{RuntimeConfig, TcpConfig};
+pub use config::{RuntimeConfig, TcpConfig, UdpDriver};
 pub use origin::{ConnId, Inbound, Origin, Transport};
 pub use runtime::{
     Bound, Runtime, RuntimeHandle, ShardFailed, ShardInfo, StartError, exit_on_panic,

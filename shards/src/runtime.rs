@@ -4,15 +4,17 @@
 //! listeners, mesh receiver and timer driver spawned on it.
 
 use crate::app::App;
-use crate::config::RuntimeConfig;
+use crate::config::{RuntimeConfig, UdpDriver};
 use crate::mesh::{Mesh, MeshParts};
 use crate::shard::{Shard, ShardParts, UdpOut};
+use crate::udp_uring::{RingSizes, UringUdp};
 use crate::{netns, sockets};
 use glommio::channels::local_channel::{self, LocalReceiver};
 use glommio::{LocalExecutorPoolBuilder, PoolPlacement, PoolThreadHandles};
 use socket2::Socket;
+use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -269,6 +271,10 @@ where
             socket: dup,
         });
     }
+    let mut ring = None;
+    if cfg.udp_driver == UdpDriver::Uring && !socks.udp.is_empty() {
+        ring = start_ring(&cfg, &socks.udp);
+    }
     let (kick_tx, kick_rx) = local_channel::new_bounded(1);
     let app = factory(ShardInfo { id, count, bound });
     let shard = Rc::new(Shard::new(ShardParts {
@@ -277,6 +283,7 @@ where
         count,
         clock: crate::clock::Clock::new(),
         udp: udp_out,
+        udp_ring: ring.as_ref().map(|(r, _)| Rc::clone(r)),
         tcp_config: cfg.tcp_config.clone(),
         limits: cfg.limits,
         mesh: Arc::clone(&mesh),
@@ -285,16 +292,22 @@ where
     if let Some(wake) = socks.wake {
         glommio::spawn_local(crate::mesh::receive(Rc::clone(&shard), mesh, wake)).detach();
     }
-    for (local, s) in socks.udp {
-        // SAFETY: the descriptor comes from a socket2::Socket we own and give
-        // up here (into_raw_fd), so glommio's socket is its only owner.
-        #[allow(unsafe_code)]
-        let sock = unsafe { glommio::net::UdpSocket::from_raw_fd(s.into_raw_fd()) };
-        glommio::spawn_local(crate::udp::receive_loop(Rc::clone(&shard), sock, local)).detach();
+    let mut udp_task = None;
+    if let Some((r, wake)) = ring {
+        // The ring holds duplicates of the sockets; the originals close here.
+        drop(socks.udp);
+        udp_task = Some(glommio::spawn_local(crate::udp_uring::drive(
+            Rc::clone(&shard),
+            r,
+            wake,
+        )));
+        tracing::debug!(shard = id, "UDP on the shard's io_uring");
+    } else {
+        spawn_glommio_udp(&shard, socks.udp);
     }
     let mut listeners = Vec::new();
     for (local, s) in socks.tcp {
-        // SAFETY: as above, ownership of the listening descriptor moves to glommio.
+        // SAFETY: ownership of the listening descriptor moves to glommio.
         #[allow(unsafe_code)]
         let listener = unsafe { glommio::net::TcpListener::from_raw_fd(s.into_raw_fd()) };
         listeners.push(glommio::spawn_local(crate::tcp::accept_loop(
@@ -319,8 +332,47 @@ where
     while shard.app().in_flight() > 0 && shard.now_us() - started < DRAIN_MAX.as_micros() as u64 {
         glommio::timer::sleep(STOP_POLL).await;
     }
+    // UDP flowed through the drain; now end the ring's requests and close it.
+    if let Some(t) = udp_task {
+        t.cancel().await;
+    }
+    drop(shard.take_udp_ring());
     tracing::info!(shard = id, left = shard.app().in_flight(), "shard stopped");
     Ok(())
+}
+
+/// The io_uring UDP driver over duplicates of `udp`, or None (logged) when
+/// the kernel refuses it: the shard then uses glommio's path.
+fn start_ring(
+    cfg: &RuntimeConfig,
+    udp: &[(SocketAddr, Socket)],
+) -> Option<(Rc<RefCell<UringUdp>>, OwnedFd)> {
+    let dups: std::io::Result<Vec<_>> = udp
+        .iter()
+        .map(|(local, s)| s.try_clone().map(|d| (*local, d)))
+        .collect();
+    let sizes = RingSizes {
+        buffers: cfg.udp_ring_buffers,
+        datagram_max: cfg.udp_datagram_max,
+        entries: 256,
+    };
+    match dups.and_then(|d| UringUdp::new(d, sizes)) {
+        Ok((r, wake)) => Some((Rc::new(RefCell::new(r)), wake)),
+        Err(e) => {
+            tracing::warn!(error = %e, "io_uring UDP driver unavailable; using glommio's");
+            None
+        }
+    }
+}
+
+fn spawn_glommio_udp<A: App>(shard: &Rc<Shard<A>>, udp: Vec<(SocketAddr, Socket)>) {
+    for (local, s) in udp {
+        // SAFETY: the descriptor comes from a socket2::Socket we own and give
+        // up here (into_raw_fd), so glommio's socket is its only owner.
+        #[allow(unsafe_code)]
+        let sock = unsafe { glommio::net::UdpSocket::from_raw_fd(s.into_raw_fd()) };
+        glommio::spawn_local(crate::udp::receive_loop(Rc::clone(shard), sock, local)).detach();
+    }
 }
 
 async fn timer_driver<A: App>(shard: Rc<Shard<A>>, kick: LocalReceiver<()>) {

@@ -8,6 +8,7 @@ use crate::mesh::{Mesh, MeshMsg};
 use crate::origin::{ConnId, Inbound, Transport};
 use crate::stats::TransportStats;
 use crate::tcp::Connections;
+use crate::udp_uring::UringUdp;
 use crate::wheel::{TimerId, TimerWheel};
 use bytes::Bytes;
 use glommio::channels::local_channel::LocalSender;
@@ -28,6 +29,9 @@ pub struct Shard<A: App> {
     count: usize,
     clock: Clock,
     pub(crate) udp: Vec<UdpOut>,
+    /// The io_uring UDP driver, when it runs (else sends go through `udp`).
+    /// Taken out at shutdown, once the driver has stopped.
+    udp_ring: RefCell<Option<Rc<RefCell<UringUdp>>>>,
     pub(crate) conns: RefCell<Connections>,
     pub(crate) tcp_config: TcpConfig,
     pub(crate) limits: Limits,
@@ -44,6 +48,7 @@ pub(crate) struct ShardParts<A: App> {
     pub count: usize,
     pub clock: Clock,
     pub udp: Vec<UdpOut>,
+    pub udp_ring: Option<Rc<RefCell<UringUdp>>>,
     pub tcp_config: TcpConfig,
     pub limits: Limits,
     pub mesh: std::sync::Arc<Mesh<A::Mesh>>,
@@ -59,6 +64,7 @@ impl<A: App> Shard<A> {
             count: p.count,
             clock: p.clock,
             udp: p.udp,
+            udp_ring: RefCell::new(p.udp_ring),
             conns: RefCell::new(Connections::new(p.id)),
             tcp_config: p.tcp_config,
             limits: p.limits,
@@ -109,6 +115,22 @@ impl<A: App> Shard<A> {
         self.stopping.set(true);
     }
 
+    /// Who moves this shard's UDP datagrams (the io_uring driver falls back
+    /// to glommio's when the kernel refuses it).
+    pub fn udp_driver(&self) -> crate::config::UdpDriver {
+        if self.udp_ring.borrow().is_some() {
+            crate::config::UdpDriver::Uring
+        } else {
+            crate::config::UdpDriver::Glommio
+        }
+    }
+
+    /// Stop sending through the io_uring driver (shutdown; its task has
+    /// ended) and hand the ring over to be closed.
+    pub(crate) fn take_udp_ring(&self) -> Option<Rc<RefCell<UringUdp>>> {
+        self.udp_ring.borrow_mut().take()
+    }
+
     /// The UDP addresses this shard listens on.
     pub fn udp_addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         self.udp.iter().map(|u| u.local)
@@ -116,7 +138,9 @@ impl<A: App> Shard<A> {
 
     /// Send a datagram from our socket on `from` (or the first of the same
     /// family). Never waits: when the kernel's buffer is full the datagram is
-    /// dropped and counted, as UDP would lose it anyway.
+    /// dropped and counted, as UDP would lose it anyway. With the io_uring
+    /// driver the send is queued (copied) and leaves with the shard's next
+    /// submit: at once, or at the end of the batch being dispatched.
     pub fn send_udp(
         &self,
         from: Option<SocketAddr>,
@@ -127,6 +151,14 @@ impl<A: App> Shard<A> {
             .and_then(|f| self.udp.iter().find(|u| u.local == f))
             .or_else(|| self.udp.iter().find(|u| u.local.is_ipv4() == to.is_ipv4()))
             .ok_or_else(|| SendError::Io(format!("no UDP socket for {to}")))?;
+        if let Some(ring) = &*self.udp_ring.borrow() {
+            if let Ok(mut ring) = ring.try_borrow_mut() {
+                if let Some(i) = ring.socket_for(out.local) {
+                    ring.send(i, to, data);
+                    return Ok(());
+                }
+            }
+        }
         match out
             .socket
             .send_to_with_flags(data, &to.into(), libc::MSG_DONTWAIT)

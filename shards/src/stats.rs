@@ -9,6 +9,9 @@ pub struct TransportStats {
     pub udp_tx: Cell<u64>,
     /// Datagrams the kernel would not take (send buffer full).
     pub udp_tx_dropped: Cell<u64>,
+    /// Datagrams received and dropped as longer than the receive buffers
+    /// (io_uring driver only; `RuntimeConfig::udp_datagram_max`).
+    pub udp_rx_dropped: Cell<u64>,
     pub keepalives: Cell<u64>,
     pub tcp_rx: Cell<u64>,
     pub tcp_tx: Cell<u64>,

@@ -21,7 +21,7 @@ const MAX_DATAGRAM: usize = 65_535;
 
 /// RFC 5626 keep-alives over UDP (a bare CRLF or CRLFCRLF, or STUN we
 /// don't speak) carry no SIP: count and skip them.
-fn is_keepalive(data: &[u8]) -> bool {
+pub(crate) fn is_keepalive(data: &[u8]) -> bool {
     data.len() <= 4 && data.iter().all(|b| *b == b'\r' || *b == b'\n')
 }
 

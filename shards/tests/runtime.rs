@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use shards::{App, Inbound, Runtime, RuntimeConfig, SendFailure, Shard, Transport};
+use shards::{App, Inbound, Runtime, RuntimeConfig, SendFailure, Shard, Transport, UdpDriver};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::rc::Rc;
@@ -77,6 +77,15 @@ impl App for Echo {
                 reply(shard, &first, "relayed".to_owned());
                 return;
             }
+            ["DRIVER"] => {
+                reply(shard, &msg, format!("{:?}", shard.udp_driver()));
+                return;
+            }
+            ["DROPPED"] => {
+                let n = shard.stats().udp_rx_dropped.get();
+                reply(shard, &msg, format!("dropped {n}"));
+                return;
+            }
             ["CONNECT", port] => {
                 let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
                 self.pending.borrow_mut().push(msg);
@@ -114,19 +123,29 @@ impl App for Echo {
     }
 }
 
-fn start(shards: usize) -> shards::RuntimeHandle {
-    let cfg = RuntimeConfig {
+fn config(shards: usize, driver: UdpDriver) -> RuntimeConfig {
+    RuntimeConfig {
         shards,
         pin: false,
         udp: vec!["127.0.0.1:0".parse().unwrap()],
         tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        udp_driver: driver,
         ..RuntimeConfig::default()
-    };
+    }
+}
+
+fn start_with(cfg: RuntimeConfig) -> shards::RuntimeHandle {
     Runtime::start(cfg, |_| Echo {
         pending: Default::default(),
     })
     .unwrap()
 }
+
+fn start(shards: usize) -> shards::RuntimeHandle {
+    start_with(config(shards, UdpDriver::default()))
+}
+
+const DRIVERS: [UdpDriver; 2] = [UdpDriver::Uring, UdpDriver::Glommio];
 
 fn udp_ask(to: SocketAddr, text: &str) -> String {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -139,8 +158,15 @@ fn udp_ask(to: SocketAddr, text: &str) -> String {
 
 #[test]
 fn udp_is_spread_over_both_shards_and_every_request_answered() {
-    let rt = start(2);
+    for driver in DRIVERS {
+        udp_spread(driver);
+    }
+}
+
+fn udp_spread(driver: UdpDriver) {
+    let rt = start_with(config(2, driver));
     let to = rt.bound().udp[0];
+    assert_eq!(udp_ask(to, "DRIVER"), format!("{driver:?}"));
     let mut seen = [0usize; 2];
     for i in 0..64 {
         let answer = udp_ask(to, &format!("ping {i}"));
@@ -228,7 +254,13 @@ fn timers_fire_and_failed_connects_come_back() {
 
 #[test]
 fn a_relayed_answer_is_received_while_the_shard_idles() {
-    let rt = start(1);
+    for driver in DRIVERS {
+        relay(driver);
+    }
+}
+
+fn relay(driver: UdpDriver) {
+    let rt = start_with(config(1, driver));
     let to = rt.bound().udp[0];
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = peer.local_addr().unwrap().port();
@@ -283,6 +315,66 @@ fn two_shards_start_and_stop_cleanly() {
         pending: Default::default(),
     })
     .unwrap();
+    rt.stop();
+    rt.join().unwrap();
+}
+
+#[test]
+fn the_default_udp_driver_is_glommios() {
+    let rt = start(1);
+    assert_eq!(udp_ask(rt.bound().udp[0], "DRIVER"), "Glommio");
+    rt.stop();
+    rt.join().unwrap();
+}
+
+/// A datagram longer than the ring's buffers is dropped and counted; the
+/// next one is answered.
+#[test]
+fn an_oversized_datagram_is_dropped_and_counted() {
+    let rt = start_with(RuntimeConfig {
+        udp_datagram_max: 100,
+        ..config(1, UdpDriver::Uring)
+    });
+    let to = rt.bound().udp[0];
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.send_to(&[b'x'; 300], to).unwrap();
+    s.send_to(b"DROPPED", to).unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) = s.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"dropped 1");
+    // Exactly at the limit still fits.
+    let fits = format!("{:<100}", "ping");
+    assert_eq!(udp_ask(to, &fits), format!("0 None {fits}"));
+    rt.stop();
+    rt.join().unwrap();
+}
+
+/// A burst larger than the ring's 4 buffers: the kernel ends the multishot
+/// receive for want of buffers, the driver re-arms it, nothing is lost.
+#[test]
+fn a_burst_beyond_the_buffers_is_received_whole() {
+    let rt = start_with(RuntimeConfig {
+        udp_ring_buffers: 4,
+        ..config(1, UdpDriver::Uring)
+    });
+    let to = rt.bound().udp[0];
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for i in 0..100 {
+        s.send_to(format!("b{i}").as_bytes(), to).unwrap();
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    for _ in 0..100 {
+        let (n, _) = s.recv_from(&mut buf).unwrap();
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    got.sort();
+    let mut want: Vec<String> = (0..100).map(|i| format!("0 None b{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(udp_ask(to, "DROPPED"), "dropped 0");
     rt.stop();
     rt.join().unwrap();
 }

@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub reg_max_expires: u32,
     /// Clearwater's `nonce_count_supported`.
     pub nonce_count_supported: bool,
+    /// Who moves UDP in each shard (the shard's io_uring, or glommio's path).
+    pub udp_driver: shards::UdpDriver,
     /// Clearwater's `authentication=Y`: accept every REGISTER unchallenged.
     pub accept_all_registers: bool,
     /// The per-shard subscriber cache's lifetimes and size.
@@ -79,6 +81,7 @@ impl Default for EngineConfig {
             store: stores::embedded::ShardStoreConfig::default(),
             reg_max_expires: 300,
             nonce_count_supported: false,
+            udp_driver: shards::UdpDriver::default(),
             accept_all_registers: false,
             subscriber_cache: super::subscriber_cache::SubscriberCacheConfig::default(),
             bgcf_uri: None,

@@ -67,6 +67,7 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         tcp: vec![sip],
         limits: cfg.limits,
         signaling_namespace: cfg.signaling_namespace.clone(),
+        udp_driver: cfg.udp_driver,
         ..RuntimeConfig::default()
     };
     // Open every shard's store here, so a bad data directory stops the

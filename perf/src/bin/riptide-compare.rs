@@ -155,7 +155,8 @@ fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
          tree) from `/proc/PID/stat` over the run, divided by completed flows.\n\n\
          Command: `{}`\n\n\
          Riptide: `--shards 1 --no-pin --record-route --route '*=sip:<generator callee>'` (transaction-stateful, \
-         answers OPTIONS to itself; registrar only where the build has it). Kamailio {}: `-x tlsf -m 2048 -M 64`, \
+         answers OPTIONS to itself; registrar only where the build has it); `Riptide (io_uring UDP)` adds \
+         `--udp-driver uring`. Kamailio {}: `-x tlsf -m 2048 -M 64`, \
          children=1, errors-only logging; `perf/kamailio/proxy.cfg` (tm + rr, 100 Trying, ACK/BYE by \
          loose_route) for `options` and `call`, `perf/kamailio/register.cfg` (auth with one-time nonces, \
          htable passwords loaded at start, usrloc db_mode=0) for `register`. \

@@ -25,7 +25,10 @@ use server::{KamailioRole, Server, ServerError};
 /// Which server a measurement is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 pub enum System {
+    /// Riptide with its default UDP driver (glommio's datagram path).
     Riptide,
+    /// Riptide with `--udp-driver uring` (each shard's own io_uring).
+    RiptideUring,
     Kamailio,
 }
 
@@ -33,6 +36,7 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Riptide => "Riptide",
+            System::RiptideUring => "Riptide (io_uring UDP)",
             System::Kamailio => "Kamailio",
         }
     }
@@ -115,7 +119,7 @@ impl Plan {
         let mut results = Results::default();
         if self.echo {
             for &rate in &self.rates {
-                for mode in [EchoMode::Blocking, EchoMode::Mmsg] {
+                for mode in [EchoMode::Blocking, EchoMode::Mmsg, EchoMode::Uring] {
                     let m = self.measure_echo(mode, rate)?;
                     progress(&line(&m));
                     results.echo.push(m);
@@ -165,16 +169,23 @@ impl Plan {
             Scenario::Register | Scenario::Reregister => KamailioRole::Registrar,
             Scenario::Options | Scenario::Call => KamailioRole::Proxy,
         };
+        let udp_driver = (system == System::RiptideUring).then_some("uring");
         Ok(match system {
-            System::Riptide if role == KamailioRole::Registrar => server::riptide_registrar(
+            System::Riptide | System::RiptideUring if role == KamailioRole::Registrar => {
+                server::riptide_registrar(
+                    &self.riptide_bin,
+                    self.server_core,
+                    &self.work_dir.join("riptide-data"),
+                    &self.users,
+                    udp_driver,
+                )?
+            }
+            System::Riptide | System::RiptideUring => server::riptide(
                 &self.riptide_bin,
                 self.server_core,
-                &self.work_dir.join("riptide-data"),
-                &self.users,
+                Some(next_hop),
+                udp_driver,
             )?,
-            System::Riptide => {
-                server::riptide(&self.riptide_bin, self.server_core, Some(next_hop))?
-            }
             System::Kamailio => {
                 let passwd_dir = self.work_dir.join("kamailio-db");
                 if role == KamailioRole::Registrar {

@@ -76,10 +76,14 @@ pub fn riptide(
     bin: &Path,
     core: usize,
     next_hop: Option<SocketAddr>,
+    udp_driver: Option<&str>,
 ) -> Result<Server, ServerError> {
     let mut cmd = pinned(core, bin);
-    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"])
-        .args(["--shards", "1", "--no-pin", "--record-route"]);
+    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"]);
+    if let Some(driver) = udp_driver {
+        cmd.args(["--udp-driver", driver]);
+    }
+    cmd.args(["--shards", "1", "--no-pin", "--record-route"]);
     if let Some(hop) = next_hop {
         cmd.arg("--route").arg(format!("*=sip:{hop}"));
     }
@@ -142,11 +146,15 @@ pub fn riptide_registrar(
     core: usize,
     data_dir: &Path,
     users: &[User],
+    udp_driver: Option<&str>,
 ) -> Result<Server, ServerError> {
     let _ = std::fs::remove_dir_all(data_dir);
     let mut cmd = pinned(core, bin);
-    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"])
-        .args(["--shards", "1", "--no-pin"])
+    cmd.args(["--sip-port", "0", "--management", "127.0.0.1:0"]);
+    if let Some(driver) = udp_driver {
+        cmd.args(["--udp-driver", driver]);
+    }
+    cmd.args(["--shards", "1", "--no-pin"])
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--provisioning-listen", "127.0.0.1:0"])
@@ -277,6 +285,7 @@ pub fn echo(compare_bin: &Path, core: usize, mode: EchoMode) -> Result<Server, S
     let mode_arg = match mode {
         EchoMode::Blocking => "blocking",
         EchoMode::Mmsg => "mmsg",
+        EchoMode::Uring => "uring",
     };
     let mut child = pinned(core, compare_bin)
         .args(["echo", "--mode", mode_arg])

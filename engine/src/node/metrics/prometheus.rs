@@ -441,7 +441,7 @@ pub fn render(shards: &[Arc<ShardMetrics>], alarms: &[ActiveAlarm], samples: u64
         |m| c(&m.throttle.rejected),
     );
 
-    let tr: [TransportMetric; 13] = [
+    let tr: [TransportMetric; 14] = [
         (
             "riptide_udp_datagrams_received_total",
             "UDP datagrams received.",
@@ -456,6 +456,11 @@ pub fn render(shards: &[Arc<ShardMetrics>], alarms: &[ActiveAlarm], samples: u64
             "riptide_udp_send_dropped_total",
             "UDP datagrams the kernel would not take.",
             |m| &m.transport.udp_tx_dropped,
+        ),
+        (
+            "riptide_udp_receive_dropped_total",
+            "UDP datagrams dropped as longer than the receive buffers.",
+            |m| &m.transport.udp_rx_dropped,
         ),
         (
             "riptide_sip_keepalives_total",

@@ -129,6 +129,7 @@ pub struct TransportCopy {
     pub udp_rx: Counter,
     pub udp_tx: Counter,
     pub udp_tx_dropped: Counter,
+    pub udp_rx_dropped: Counter,
     pub keepalives: Counter,
     pub tcp_rx: Counter,
     pub tcp_tx: Counter,
@@ -146,6 +147,7 @@ impl TransportCopy {
         self.udp_rx.set(s.udp_rx.get());
         self.udp_tx.set(s.udp_tx.get());
         self.udp_tx_dropped.set(s.udp_tx_dropped.get());
+        self.udp_rx_dropped.set(s.udp_rx_dropped.get());
         self.keepalives.set(s.keepalives.get());
         self.tcp_rx.set(s.tcp_rx.get());
         self.tcp_tx.set(s.tcp_tx.get());
