@@ -85,6 +85,7 @@ fn main() {
     let hss = MeteredHss {
         inner: Hss,
         metrics: Rc::clone(&rec),
+        penalties: Rc::default(),
     };
     let store = MeteredStore {
         inner: Store,

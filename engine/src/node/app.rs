@@ -29,7 +29,7 @@ use bytes::Bytes;
 use shards::{App, Exemptions, Inbound, Origin, SendFailure, Shard, Throttle, Transport};
 use sip_fastpath::{HeaderName, Limits, Message, Method};
 use smallvec::smallvec;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -56,6 +56,8 @@ pub struct EngineApp {
     resolver: StaticResolver,
     limits: Limits,
     throttle: RefCell<Throttle>,
+    /// HSS-cache overload answers the throttle has not seen yet.
+    hss_penalties: Rc<Cell<u32>>,
     exemptions: Exemptions,
     /// The S-CSCF (registrar and terminating router) when an HSS cache is configured.
     scscf: Option<Rc<ShardScscf>>,
@@ -129,6 +131,7 @@ impl EngineApp {
         invalidations: Arc<InvalidationInbox>,
     ) -> Self {
         let metrics = Rc::new(ShardRecorder::new(metrics));
+        let hss_penalties = Rc::new(Cell::new(0));
         let proxy = cfg.proxy();
         let core = Core::new(
             proxy.clone(),
@@ -149,6 +152,7 @@ impl EngineApp {
             resolver: cfg.resolver.clone(),
             limits: cfg.limits,
             throttle: RefCell::new(Throttle::new(cfg.throttle.clone(), now_us)),
+            hss_penalties: Rc::clone(&hss_penalties),
             exemptions: cfg.exemptions.clone(),
             scscf: cfg.hss.and_then(|addr| {
                 let timeout = std::time::Duration::from_millis(cfg.hss_timeout_ms);
@@ -164,6 +168,7 @@ impl EngineApp {
                         MeteredHss {
                             inner: HttpHss::new(addr, timeout, cfg.scscf_uri()),
                             metrics: Rc::clone(&metrics),
+                            penalties: Rc::clone(&hss_penalties),
                         },
                         cfg.subscriber_cache,
                         invalidations,
@@ -247,6 +252,11 @@ impl EngineApp {
         let method_idx = method_index(req.method());
         self.m().requests_in[method_idx].inc();
         let exempt = self.exemptions.exempt(&req);
+        let penalties = self.hss_penalties.replace(0);
+        if penalties > 0 {
+            let mut throttle = self.throttle.borrow_mut();
+            (0..penalties).for_each(|_| throttle.penalty());
+        }
         if !exempt && !self.throttle.borrow_mut().admit(received_us) {
             self.overloaded(shard.id());
             let bytes = req

@@ -9,12 +9,17 @@ use crate::auth::Challenge;
 use crate::hss::{AuthVector, HssError, RegData, RegDataReqType};
 use crate::registrar::Aor;
 use crate::scscf::{BindingStore, HssCache, StoreError, Versioned};
+use std::cell::Cell;
 use std::rc::Rc;
 
-/// An [`HssCache`] that times every request.
+/// An [`HssCache`] that times every request, and counts the answers that
+/// say the HSS cache is overloaded (503, 504, or none in time) as penalties
+/// for the shard's throttle, as Sprout's HTTP client does.
 pub struct MeteredHss<H> {
     pub inner: H,
     pub metrics: Rc<ShardRecorder>,
+    /// Overload answers not yet given to the throttle.
+    pub penalties: Rc<Cell<u32>>,
 }
 
 const AV: usize = 0;
@@ -37,6 +42,9 @@ impl<H> MeteredHss<H> {
             Ok(_) | Err(HssError::NotFound) => m.hss_unreachable.clear(),
             Err(e) => {
                 m.hss_failures[endpoint].inc();
+                if matches!(e, HssError::Status(503 | 504) | HssError::Timeout) {
+                    self.penalties.set(self.penalties.get().saturating_add(1));
+                }
                 if matches!(e, HssError::Timeout | HssError::Unreachable)
                     && m.hss_unreachable.raise(super::unix_ms(), false)
                 {
@@ -132,5 +140,53 @@ impl<S: BindingStore> BindingStore for MeteredStore<S> {
         let r = self.inner.get_challenge(impi, nonce).await;
         self.done(&r);
         r
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::node::metrics::ShardMetrics;
+    use std::sync::Arc;
+
+    /// An HSS cache that answers every request with one fixed error.
+    struct Failing(HssError);
+
+    impl HssCache for Failing {
+        async fn digest_av(&self, _: &str, _: &str) -> Result<AuthVector, HssError> {
+            Err(self.0.clone())
+        }
+        async fn put_reg_data(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: RegDataReqType,
+        ) -> Result<RegData, HssError> {
+            Err(self.0.clone())
+        }
+        async fn get_reg_data(&self, _: &str) -> Result<RegData, HssError> {
+            Err(self.0.clone())
+        }
+    }
+
+    fn penalties_after_one_request(e: HssError) -> u32 {
+        let hss = MeteredHss {
+            inner: Failing(e),
+            metrics: Rc::new(ShardRecorder::new(Arc::new(ShardMetrics::new(0)))),
+            penalties: Rc::new(Cell::new(0)),
+        };
+        let _ = futures_lite::future::block_on(hss.digest_av("a@example.com", "sip:a@example.com"));
+        hss.penalties.get()
+    }
+
+    #[test]
+    fn overload_answers_are_penalties_and_other_failures_are_not() {
+        assert_eq!(penalties_after_one_request(HssError::Status(503)), 1);
+        assert_eq!(penalties_after_one_request(HssError::Status(504)), 1);
+        assert_eq!(penalties_after_one_request(HssError::Timeout), 1);
+        assert_eq!(penalties_after_one_request(HssError::Status(500)), 0);
+        assert_eq!(penalties_after_one_request(HssError::NotFound), 0);
+        assert_eq!(penalties_after_one_request(HssError::Unreachable), 0);
     }
 }
