@@ -5,10 +5,17 @@
 //! complete at once, with no lock and no hop. An AoR another shard owns
 //! (the request named another IMPU of its registration set) is read and
 //! written on its owner over the mesh ([`super::remote_aor`]).
+//!
+//! Challenges live in the shard's memory only, never in the durable log:
+//! they are single-use and valid for 40 s, and logging them cost most of
+//! the log writes of an authenticated registration (one per algorithm the
+//! 401 offers, one more to retire the nonce answered). After a crash
+//! or restart the outstanding challenges are gone, so an answer to one gets
+//! a fresh 401 with `stale=TRUE` (as for an expired nonce), never a 200 on a
+//! nonce the node no longer knows; AoRs stay as durable as before.
 
 use super::records::{
-    aor_key, challenge_key, decode_aor, decode_challenge, encode_aor, encode_challenge,
-    live_bindings_in, store_error as err,
+    aor_key, challenge_key, decode_aor, encode_aor, live_bindings_in, store_error as err,
 };
 use super::remote_aor::{AorOp, AorReply, RemoteAors};
 use crate::auth::Challenge;
@@ -16,6 +23,7 @@ use crate::registrar::Aor;
 use crate::scscf::{BindingStore, StoreError, Versioned};
 use bytes::Bytes;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
 use stores::embedded::ShardStore;
 use stores::{CasOutcome, DeleteOutcome};
@@ -38,6 +46,9 @@ pub struct Swept {
 
 pub struct EmbeddedBindings {
     store: RefCell<ShardStore>,
+    /// Outstanding challenges by [`challenge_key`], with the time their
+    /// record expires (ms); swept by [`Self::maintain`].
+    challenges: RefCell<HashMap<Vec<u8>, (Challenge, u64)>>,
     /// The AoRs other shards own.
     pub remote: RemoteAors,
 }
@@ -49,6 +60,7 @@ impl EmbeddedBindings {
     pub fn new(store: ShardStore) -> Self {
         Self {
             store: RefCell::new(store),
+            challenges: RefCell::new(HashMap::new()),
             remote: RemoteAors::new(REMOTE_WAIT),
         }
     }
@@ -104,8 +116,12 @@ impl EmbeddedBindings {
     /// Sweep expired records and run the store's periodic work (interval
     /// fsync, snapshot): what expired.
     pub fn maintain(&self, now_ms: u64) -> Result<Swept, StoreError> {
-        let mut store = self.store.borrow_mut();
         let mut swept = Swept::default();
+        let mut challenges = self.challenges.borrow_mut();
+        let before = challenges.len();
+        challenges.retain(|_, (_, expires_at_ms)| *expires_at_ms > now_ms);
+        swept.records += before - challenges.len();
+        let mut store = self.store.borrow_mut();
         loop {
             let batch = store.expire(now_ms).map_err(err)?;
             if batch.is_empty() {
@@ -177,24 +193,12 @@ impl BindingStore for EmbeddedBindings {
     }
 
     async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
-        let now = unix_ms();
-        let key = challenge_key(impi, &challenge.nonce);
-        let mut store = self.store.borrow_mut();
-        let version = store.get_ref(&key, now).map_or(0, |r| r.version);
-        let bytes = Bytes::from(encode_challenge(challenge));
-        match store
-            .cas(
-                &key,
-                version,
-                bytes,
-                challenge.expires_at_ms.max(now + 1),
-                now,
-            )
-            .map_err(err)?
-        {
-            CasOutcome::Written { .. } => Ok(()),
-            CasOutcome::Conflict { .. } => Err(StoreError("challenge changed under us".into())),
-        }
+        let expires_at_ms = challenge.expires_at_ms.max(unix_ms() + 1);
+        self.challenges.borrow_mut().insert(
+            challenge_key(impi, &challenge.nonce),
+            (challenge.clone(), expires_at_ms),
+        );
+        Ok(())
     }
 
     async fn get_challenge(
@@ -202,14 +206,11 @@ impl BindingStore for EmbeddedBindings {
         impi: &str,
         nonce: &str,
     ) -> Result<Option<Challenge>, StoreError> {
-        match self
-            .store
-            .borrow()
-            .get(&challenge_key(impi, nonce), unix_ms())
-        {
-            Some(r) => Ok(Some(decode_challenge(&r.value).map_err(err)?)),
-            None => Ok(None),
-        }
+        let challenges = self.challenges.borrow();
+        Ok(challenges
+            .get(&challenge_key(impi, nonce))
+            .filter(|(_, expires_at_ms)| unix_ms() < *expires_at_ms)
+            .map(|(c, _)| c.clone()))
     }
 }
 
@@ -314,6 +315,62 @@ mod tests {
             }
         );
         assert_eq!(bindings.count_registrations((soon + 1) * 1000), (1, 1));
+        drop(bindings);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A challenge is kept in memory, answered by its IMPI and nonce until
+    /// it expires, and never reaches the log: after a restart it is gone.
+    #[test]
+    fn challenges_stay_in_memory_and_do_not_survive_a_restart() {
+        use futures_lite::future::block_on;
+        let dir = std::env::temp_dir().join(format!("riptide-chal-mem-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = unix_ms();
+        let store = ShardStore::open(&dir, ShardStoreConfig::default(), now).unwrap();
+        let bindings = EmbeddedBindings::new(store);
+        let challenge = Challenge {
+            nonce: "n1".into(),
+            opaque: "o1".into(),
+            realm: "example.com".into(),
+            ha1: "00".into(),
+            algorithm: sip_fastpath::digest::Algorithm::Sha256,
+            expires_at_ms: now + 60_000,
+            nc_next: 1,
+        };
+        block_on(bindings.put_challenge("a@example.com", &challenge)).unwrap();
+        let got = block_on(bindings.get_challenge("a@example.com", "n1")).unwrap();
+        assert_eq!(got, Some(challenge.clone()));
+        assert_eq!(
+            block_on(bindings.get_challenge("a@example.com", "n2")).unwrap(),
+            None
+        );
+        assert_eq!(
+            block_on(bindings.get_challenge("b@example.com", "n1")).unwrap(),
+            None
+        );
+        // Retired (expires now): no longer answered, and swept.
+        let retired = Challenge {
+            expires_at_ms: 0,
+            ..challenge.clone()
+        };
+        block_on(bindings.put_challenge("a@example.com", &retired)).unwrap();
+        let later = unix_ms() + 2;
+        assert_eq!(bindings.maintain(later).unwrap().records, 1);
+        assert_eq!(
+            block_on(bindings.get_challenge("a@example.com", "n1")).unwrap(),
+            None
+        );
+        block_on(bindings.put_challenge("a@example.com", &challenge)).unwrap();
+        drop(bindings);
+
+        let store = ShardStore::open(&dir, ShardStoreConfig::default(), unix_ms()).unwrap();
+        assert_eq!(store.map().iter().count(), 0);
+        let bindings = EmbeddedBindings::new(store);
+        assert_eq!(
+            block_on(bindings.get_challenge("a@example.com", "n1")).unwrap(),
+            None
+        );
         drop(bindings);
         std::fs::remove_dir_all(&dir).unwrap();
     }
