@@ -113,8 +113,10 @@ pub struct Core<O, B> {
     proxy: Proxy,
     branches: B,
     cfg: CoreConfig,
-    servers: HashMap<ServerKey, ServerTxn<O>>,
-    clients: HashMap<ClientKey, ClientTxn>,
+    /// Boxed: a transaction holds its parsed request (~600 bytes), which
+    /// inserts and table growth would otherwise copy.
+    servers: HashMap<ServerKey, Box<ServerTxn<O>>>,
+    clients: HashMap<ClientKey, Box<ClientTxn>>,
     forks: HashMap<u64, Fork>,
     next_fork: u64,
     timers: TimerQueue,
@@ -231,12 +233,12 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 let is_invite = matches!(side, ServerSide::Invite(_));
                 self.servers.insert(
                     key.clone(),
-                    ServerTxn {
+                    Box::new(ServerTxn {
                         side,
                         origin,
                         request: req,
                         fork: None,
-                    },
+                    }),
                 );
                 if is_invite {
                     // §16.2: a stateful proxy answers an INVITE with 100 Trying at once.
@@ -299,13 +301,13 @@ impl<O: Clone, B: Branches> Core<O, B> {
             };
             self.clients.insert(
                 ckey.clone(),
-                ClientTxn {
+                Box::new(ClientTxn {
                     side,
                     fork: Some(fork_id),
                     target: next_hop,
                     provisional_seen: false,
                     cancel_owed: false,
-                },
+                }),
             );
             fork.branches.push(ckey.clone());
             self.pump_client(&ckey, now_ms);
@@ -592,13 +594,13 @@ impl<O: Clone, B: Branches> Core<O, B> {
         ));
         self.clients.insert(
             ckey.clone(),
-            ClientTxn {
+            Box::new(ClientTxn {
                 side,
                 fork: None,
                 target,
                 provisional_seen: false,
                 cancel_owed: false,
-            },
+            }),
         );
         self.pump_client(&ckey, now_ms);
     }
@@ -638,7 +640,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
         let ok = cancel.response(200, "OK").finish();
         self.servers.insert(
             key.clone(),
-            ServerTxn {
+            Box::new(ServerTxn {
                 side: ServerSide::NonInvite(ServerNonInvite::new(
                     reliable,
                     self.cfg.timers,
@@ -647,7 +649,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 origin,
                 request: cancel,
                 fork: None,
-            },
+            }),
         );
         self.server_send(&key, 200, ok, now_ms);
         match fork.and_then(|f| self.forks.get(&f)) {
