@@ -310,7 +310,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 }),
             );
             fork.branches.push(ckey.clone());
-            self.pump_client(&ckey, now_ms);
+            self.pump_client(&ckey, None, now_ms);
         }
         self.forks.insert(fork_id, fork);
         if let Some(s) = self.servers.get_mut(key) {
@@ -330,7 +330,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
             ClientSide::Invite(t) => t.on_response(&resp, now_ms),
             ClientSide::NonInvite(t) => t.on_response(&resp, now_ms),
         }
-        self.pump_client(&ckey, now_ms);
+        self.pump_client(&ckey, Some(resp), now_ms);
     }
 
     /// Fire every transaction timer due at `now_ms`.
@@ -352,7 +352,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                             ClientSide::Invite(t) => t.on_timeout(now_ms),
                             ClientSide::NonInvite(t) => t.on_timeout(now_ms),
                         }
-                        self.pump_client(&key, now_ms);
+                        self.pump_client(&key, None, now_ms);
                     }
                 }
             }
@@ -435,8 +435,9 @@ impl<O: Clone, B: Branches> Core<O, B> {
     }
 
     /// Carry out a client transaction's outputs, feed its responses to the
-    /// fork, and re-arm its timer.
-    fn pump_client(&mut self, key: &ClientKey, now_ms: u64) {
+    /// fork, and re-arm its timer. `incoming` is the response just given to
+    /// the transaction, if any: passed up as it is, it needs no second parse.
+    fn pump_client(&mut self, key: &ClientKey, mut incoming: Option<Message>, now_ms: u64) {
         let mut upstream: Vec<Message> = Vec::new();
         let mut terminated = false;
         let mut send_cancel = false;
@@ -459,7 +460,11 @@ impl<O: Clone, B: Branches> Core<O, B> {
                         bytes,
                     }),
                     Some(Output::Response(bytes)) => {
-                        if let Ok(m) = Message::parse(bytes, &self.cfg.limits) {
+                        let parsed = match incoming.take() {
+                            Some(m) if same_bytes(m.buffer(), &bytes) => Ok(m),
+                            _ => Message::parse(bytes, &self.cfg.limits),
+                        };
+                        if let Ok(m) = parsed {
                             if m.status().is_some_and(|s| s < 200) {
                                 if !c.provisional_seen && c.cancel_owed {
                                     send_cancel = true;
@@ -512,9 +517,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
         if e.pop_via().is_err() {
             return;
         }
-        let Ok(stripped) = Message::parse(e.finish(), &self.cfg.limits) else {
-            return;
-        };
+        let stripped = e.finish();
         let Some(fork) = self.forks.get_mut(&fork_id) else {
             return;
         };
@@ -522,14 +525,23 @@ impl<O: Clone, B: Branches> Core<O, B> {
         if status < 200 {
             // 100 is hop by hop; other provisionals go up at once (§16.7 step 5).
             if status > 100 && !fork.finished {
-                self.server_send(&server, status, stripped.buffer().clone(), now_ms);
+                self.server_send(&server, status, stripped, now_ms);
             }
             return;
         }
         if fork.finished && !(200..300).contains(&status) {
             return;
         }
-        match fork.ctx.on_final(stripped) {
+        let best = if ResponseContext::forwards_at_once(status) {
+            // Sent as they are: only a response kept for the choice is parsed again.
+            ResponseContext::forward_now(stripped)
+        } else {
+            let Ok(stripped) = Message::parse(stripped, &self.cfg.limits) else {
+                return;
+            };
+            fork.ctx.on_final(stripped)
+        };
+        match best {
             BestResponse::ForwardNow {
                 bytes,
                 cancel_others,
@@ -602,7 +614,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 cancel_owed: false,
             }),
         );
-        self.pump_client(&ckey, now_ms);
+        self.pump_client(&ckey, None, now_ms);
     }
 
     /// §16.10: answer the CANCEL, then cancel every pending branch of the INVITE.
@@ -688,6 +700,11 @@ fn forward_stateless_into<O, B: Branches>(
             bytes,
         });
     }
+}
+
+/// Whether two buffers are the same bytes in memory (a clone of one another).
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 /// A response the proxy makes up for a branch (timeout, transport error),
