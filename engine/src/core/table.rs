@@ -10,6 +10,10 @@ use sip_fastpath::transaction::{
 use sip_fastpath::{ClientKey, HeaderName, Limits, Message, Method, ServerKey};
 use smallvec::SmallVec;
 
+/// The tables' hasher: keyed at random per table like SipHash (the keys
+/// are branches and Call-IDs a peer chooses), several times cheaper on them.
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
 use super::timers::{ClientKeyOrd, ServerKeyOrd, TimerQueue, TxnRef};
 use crate::proxy::{BestResponse, ForkTarget, Forward, Proxy, ResponseContext, Target};
 
@@ -115,9 +119,9 @@ pub struct Core<O, B> {
     cfg: CoreConfig,
     /// Boxed: a transaction holds its parsed request (~600 bytes), which
     /// inserts and table growth would otherwise copy.
-    servers: HashMap<ServerKey, Box<ServerTxn<O>>>,
-    clients: HashMap<ClientKey, Box<ClientTxn>>,
-    forks: HashMap<u64, Fork>,
+    servers: Map<ServerKey, Box<ServerTxn<O>>>,
+    clients: Map<ClientKey, Box<ClientTxn>>,
+    forks: Map<u64, Fork>,
     next_fork: u64,
     timers: TimerQueue,
     actions: Vec<Action<O>>,
@@ -131,9 +135,9 @@ impl<O: Clone, B: Branches> Core<O, B> {
             proxy,
             branches,
             cfg,
-            servers: HashMap::new(),
-            clients: HashMap::new(),
-            forks: HashMap::new(),
+            servers: Map::default(),
+            clients: Map::default(),
+            forks: Map::default(),
             next_fork: 0,
             timers: TimerQueue::default(),
             actions: Vec::new(),
