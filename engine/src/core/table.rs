@@ -10,6 +10,10 @@ use sip_fastpath::transaction::{
 use sip_fastpath::{ClientKey, HeaderName, Limits, Message, Method, ServerKey};
 use smallvec::SmallVec;
 
+/// The tables' hasher: keyed at random per table like SipHash (the keys
+/// are branches and Call-IDs a peer chooses), several times cheaper on them.
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
 use super::timers::{ClientKeyOrd, ServerKeyOrd, TimerQueue, TxnRef};
 use crate::proxy::{BestResponse, ForkTarget, Forward, Proxy, ResponseContext, Target};
 
@@ -113,9 +117,11 @@ pub struct Core<O, B> {
     proxy: Proxy,
     branches: B,
     cfg: CoreConfig,
-    servers: HashMap<ServerKey, ServerTxn<O>>,
-    clients: HashMap<ClientKey, ClientTxn>,
-    forks: HashMap<u64, Fork>,
+    /// Boxed: a transaction holds its parsed request (~600 bytes), which
+    /// inserts and table growth would otherwise copy.
+    servers: Map<ServerKey, Box<ServerTxn<O>>>,
+    clients: Map<ClientKey, Box<ClientTxn>>,
+    forks: Map<u64, Fork>,
     next_fork: u64,
     timers: TimerQueue,
     actions: Vec<Action<O>>,
@@ -129,9 +135,9 @@ impl<O: Clone, B: Branches> Core<O, B> {
             proxy,
             branches,
             cfg,
-            servers: HashMap::new(),
-            clients: HashMap::new(),
-            forks: HashMap::new(),
+            servers: Map::default(),
+            clients: Map::default(),
+            forks: Map::default(),
             next_fork: 0,
             timers: TimerQueue::default(),
             actions: Vec::new(),
@@ -231,12 +237,12 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 let is_invite = matches!(side, ServerSide::Invite(_));
                 self.servers.insert(
                     key.clone(),
-                    ServerTxn {
+                    Box::new(ServerTxn {
                         side,
                         origin,
                         request: req,
                         fork: None,
-                    },
+                    }),
                 );
                 if is_invite {
                     // §16.2: a stateful proxy answers an INVITE with 100 Trying at once.
@@ -299,16 +305,16 @@ impl<O: Clone, B: Branches> Core<O, B> {
             };
             self.clients.insert(
                 ckey.clone(),
-                ClientTxn {
+                Box::new(ClientTxn {
                     side,
                     fork: Some(fork_id),
                     target: next_hop,
                     provisional_seen: false,
                     cancel_owed: false,
-                },
+                }),
             );
             fork.branches.push(ckey.clone());
-            self.pump_client(&ckey, now_ms);
+            self.pump_client(&ckey, None, now_ms);
         }
         self.forks.insert(fork_id, fork);
         if let Some(s) = self.servers.get_mut(key) {
@@ -328,7 +334,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
             ClientSide::Invite(t) => t.on_response(&resp, now_ms),
             ClientSide::NonInvite(t) => t.on_response(&resp, now_ms),
         }
-        self.pump_client(&ckey, now_ms);
+        self.pump_client(&ckey, Some(resp), now_ms);
     }
 
     /// Fire every transaction timer due at `now_ms`.
@@ -350,7 +356,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                             ClientSide::Invite(t) => t.on_timeout(now_ms),
                             ClientSide::NonInvite(t) => t.on_timeout(now_ms),
                         }
-                        self.pump_client(&key, now_ms);
+                        self.pump_client(&key, None, now_ms);
                     }
                 }
             }
@@ -433,8 +439,9 @@ impl<O: Clone, B: Branches> Core<O, B> {
     }
 
     /// Carry out a client transaction's outputs, feed its responses to the
-    /// fork, and re-arm its timer.
-    fn pump_client(&mut self, key: &ClientKey, now_ms: u64) {
+    /// fork, and re-arm its timer. `incoming` is the response just given to
+    /// the transaction, if any: passed up as it is, it needs no second parse.
+    fn pump_client(&mut self, key: &ClientKey, mut incoming: Option<Message>, now_ms: u64) {
         let mut upstream: Vec<Message> = Vec::new();
         let mut terminated = false;
         let mut send_cancel = false;
@@ -457,7 +464,11 @@ impl<O: Clone, B: Branches> Core<O, B> {
                         bytes,
                     }),
                     Some(Output::Response(bytes)) => {
-                        if let Ok(m) = Message::parse(bytes, &self.cfg.limits) {
+                        let parsed = match incoming.take() {
+                            Some(m) if same_bytes(m.buffer(), &bytes) => Ok(m),
+                            _ => Message::parse(bytes, &self.cfg.limits),
+                        };
+                        if let Ok(m) = parsed {
                             if m.status().is_some_and(|s| s < 200) {
                                 if !c.provisional_seen && c.cancel_owed {
                                     send_cancel = true;
@@ -510,9 +521,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
         if e.pop_via().is_err() {
             return;
         }
-        let Ok(stripped) = Message::parse(e.finish(), &self.cfg.limits) else {
-            return;
-        };
+        let stripped = e.finish();
         let Some(fork) = self.forks.get_mut(&fork_id) else {
             return;
         };
@@ -520,14 +529,23 @@ impl<O: Clone, B: Branches> Core<O, B> {
         if status < 200 {
             // 100 is hop by hop; other provisionals go up at once (§16.7 step 5).
             if status > 100 && !fork.finished {
-                self.server_send(&server, status, stripped.buffer().clone(), now_ms);
+                self.server_send(&server, status, stripped, now_ms);
             }
             return;
         }
         if fork.finished && !(200..300).contains(&status) {
             return;
         }
-        match fork.ctx.on_final(stripped) {
+        let best = if ResponseContext::forwards_at_once(status) {
+            // Sent as they are: only a response kept for the choice is parsed again.
+            ResponseContext::forward_now(stripped)
+        } else {
+            let Ok(stripped) = Message::parse(stripped, &self.cfg.limits) else {
+                return;
+            };
+            fork.ctx.on_final(stripped)
+        };
+        match best {
             BestResponse::ForwardNow {
                 bytes,
                 cancel_others,
@@ -592,15 +610,15 @@ impl<O: Clone, B: Branches> Core<O, B> {
         ));
         self.clients.insert(
             ckey.clone(),
-            ClientTxn {
+            Box::new(ClientTxn {
                 side,
                 fork: None,
                 target,
                 provisional_seen: false,
                 cancel_owed: false,
-            },
+            }),
         );
-        self.pump_client(&ckey, now_ms);
+        self.pump_client(&ckey, None, now_ms);
     }
 
     /// §16.10: answer the CANCEL, then cancel every pending branch of the INVITE.
@@ -638,7 +656,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
         let ok = cancel.response(200, "OK").finish();
         self.servers.insert(
             key.clone(),
-            ServerTxn {
+            Box::new(ServerTxn {
                 side: ServerSide::NonInvite(ServerNonInvite::new(
                     reliable,
                     self.cfg.timers,
@@ -647,7 +665,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 origin,
                 request: cancel,
                 fork: None,
-            },
+            }),
         );
         self.server_send(&key, 200, ok, now_ms);
         match fork.and_then(|f| self.forks.get(&f)) {
@@ -686,6 +704,11 @@ fn forward_stateless_into<O, B: Branches>(
             bytes,
         });
     }
+}
+
+/// Whether two buffers are the same bytes in memory (a clone of one another).
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 /// A response the proxy makes up for a branch (timeout, transport error),

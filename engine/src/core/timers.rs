@@ -51,23 +51,29 @@ impl Ord for ClientKeyOrd {
 
 #[derive(Debug, Default)]
 pub(crate) struct TimerQueue {
-    heap: BinaryHeap<Reverse<(u64, TxnRef)>>,
+    /// (deadline, push sequence, transaction): the sequence breaks ties
+    /// between equal deadlines, so the keys' bytes are never compared.
+    heap: BinaryHeap<Reverse<(u64, u64, TxnRef)>>,
+    pushed: u64,
 }
 
 impl TimerQueue {
     pub(crate) fn push(&mut self, at_ms: u64, txn: TxnRef) {
-        self.heap.push(Reverse((at_ms, txn)));
+        self.pushed += 1;
+        self.heap.push(Reverse((at_ms, self.pushed, txn)));
     }
 
     /// The earliest deadline (possibly stale: waking early is harmless).
     pub(crate) fn next(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
     /// The next entry due at `now_ms`.
     pub(crate) fn pop_due(&mut self, now_ms: u64) -> Option<TxnRef> {
         match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now_ms => self.heap.pop().map(|Reverse((_, t))| t),
+            Some(Reverse((at, _, _))) if *at <= now_ms => {
+                self.heap.pop().map(|Reverse((_, _, t))| t)
+            }
             _ => None,
         }
     }

@@ -65,7 +65,7 @@ pub struct EngineApp {
     pub metrics: Rc<ShardRecorder>,
     /// Open INVITE server transactions by top-Via branch, so a CANCEL can
     /// tell whether its INVITE had rung.
-    invites: RefCell<HashMap<Bytes, Rc<TxnMeta>>>,
+    invites: RefCell<HashMap<Bytes, Rc<TxnMeta>, ahash::RandomState>>,
     /// `/impu/<impu>/bindings` questions from the management thread.
     bindings_queries: Option<Receiver<BindingsQuery>>,
 }
@@ -183,7 +183,7 @@ impl EngineApp {
                 }))
             }),
             metrics,
-            invites: RefCell::new(HashMap::new()),
+            invites: RefCell::new(HashMap::default()),
             bindings_queries,
         }
     }

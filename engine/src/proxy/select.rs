@@ -32,6 +32,23 @@ impl ResponseContext {
         }
     }
 
+    /// Whether a final response with this status goes upstream at once
+    /// (2xx and 6xx, §16.7 step 5 and 8): then [`ResponseContext::forward_now`]
+    /// says what to do and nothing needs keeping, as the fork is decided
+    /// (after it only further 2xx pass, and they too go at once).
+    pub fn forwards_at_once(status: u16) -> bool {
+        matches!(status, 200..=299 | 600..=699)
+    }
+
+    /// What to do with a 2xx or 6xx (with our Via already removed): forward
+    /// it and CANCEL the branches still pending.
+    pub fn forward_now(bytes: Bytes) -> BestResponse {
+        BestResponse::ForwardNow {
+            bytes,
+            cancel_others: true,
+        }
+    }
+
     /// Record a final response (with our Via already removed) from one branch.
     pub fn on_final(&mut self, response: Message) -> BestResponse {
         let status = response.status().unwrap_or(500);
