@@ -139,6 +139,8 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             w.successes, w.attempts
         );
     }
+    // riptide-compare starts counting the server's CPU here.
+    eprintln!("{}", perf::compare::MEASURING_LINE);
     if let Some(spec) = cli.ramp {
         let step = Duration::from_secs_f64(cli.step_duration);
         let report = ramp::run(&mut generator, spec, step, cli.p99_max, |s| {

@@ -9,7 +9,7 @@ pub mod report;
 pub mod server;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -282,21 +282,52 @@ impl Plan {
     }
 }
 
+/// The line `riptide-load` prints on stderr just before its measured load
+/// (after a `reregister` warm-up, which must not be counted).
+pub const MEASURING_LINE: &str = "riptide-load: measuring";
+
 /// Run the generator to completion and return its JSON output and the
-/// server tree's CPU time over exactly that interval (µs).
+/// server tree's CPU time over exactly its measured load (µs): from the
+/// generator's [`MEASURING_LINE`] (or its start, for a generator that
+/// prints none) to its exit.
 fn run_measured<T: serde::de::DeserializeOwned>(
     mut cmd: Command,
     server_pid: u32,
 ) -> Result<(T, f64), CompareError> {
-    let before = procstat::tree_ticks(server_pid).ok_or(CompareError::Cpu(server_pid))?;
-    let out = cmd.output().map_err(CompareError::Load)?;
-    let after = procstat::tree_ticks(server_pid).ok_or(CompareError::Cpu(server_pid))?;
-    let parsed: T = serde_json::from_slice(&out.stdout).map_err(|e| {
-        CompareError::Output(
-            e.to_string(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+    use std::io::{BufRead, BufReader, Read};
+    let mut before = procstat::tree_ticks(server_pid).ok_or(CompareError::Cpu(server_pid))?;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(CompareError::Load)?;
+    let mut stdout = child.stdout.take().ok_or_else(|| {
+        CompareError::Load(std::io::Error::other("riptide-load's stdout was not piped"))
     })?;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).map(|_| out)
+    });
+    let mut stderr = String::new();
+    if let Some(err) = child.stderr.take() {
+        for line in BufReader::new(err).lines() {
+            let line = line.map_err(CompareError::Load)?;
+            if line.starts_with(MEASURING_LINE) {
+                before = procstat::tree_ticks(server_pid).ok_or(CompareError::Cpu(server_pid))?;
+            } else {
+                stderr.push_str(&line);
+                stderr.push('\n');
+            }
+        }
+    }
+    child.wait().map_err(CompareError::Load)?;
+    let after = procstat::tree_ticks(server_pid).ok_or(CompareError::Cpu(server_pid))?;
+    let stdout = reader
+        .join()
+        .map_err(|_| CompareError::Load(std::io::Error::other("stdout reader panicked")))?
+        .map_err(CompareError::Load)?;
+    let parsed: T =
+        serde_json::from_slice(&stdout).map_err(|e| CompareError::Output(e.to_string(), stderr))?;
     let cpu = procstat::ticks_to_duration(after.saturating_sub(before));
     Ok((parsed, cpu.as_secs_f64() * 1e6))
 }
