@@ -83,6 +83,11 @@ struct Cli {
     /// re-registration (0: never; default Clearwater's hss_reregistration_time).
     #[arg(long, default_value_t = 4800)]
     reg_data_cache_ttl: u64,
+    /// Most entries a shard's subscriber cache holds of each kind (digest
+    /// vectors, reg-data); beyond it the entry nearest expiry makes room.
+    /// Size it to the subscribers a shard serves, or refreshes miss it.
+    #[arg(long, default_value_t = node::subscriber_cache::SubscriberCacheConfig::default().entries_max)]
+    subscriber_cache_entries: usize,
     /// Clearwater's bgcf_uri: where the S-CSCF sends originating requests
     /// for targets that are not ours (off-net), e.g.
     /// `sip:bgcf.example.net:5053;transport=tcp`. Unset: a number gets 404,
@@ -167,7 +172,7 @@ fn main() -> ExitCode {
         subscriber_cache: node::subscriber_cache::SubscriberCacheConfig {
             av_ttl_ms: cli.av_cache_ttl.saturating_mul(1000),
             reg_data_ttl_ms: cli.reg_data_cache_ttl.saturating_mul(1000),
-            ..Default::default()
+            entries_max: cli.subscriber_cache_entries,
         },
         bgcf_uri: cli.bgcf_uri,
         ..EngineConfig::default()

@@ -110,7 +110,14 @@ struct RegEntry {
     expires_ms: u64,
 }
 
-/// Insert with a size bound: expired entries go first, then any one.
+/// Entries looked at for an expired one when a full map needs room.
+const EVICTION_CANDIDATES: usize = 8;
+
+/// Insert with a size bound. A full map drops one entry for a new key: an
+/// expired one among the first few the table yields, else the first — a
+/// constant amount of work, so a full cache costs a miss no more than an
+/// empty one (sweeping the whole map on every insert cost a scan of
+/// `max` entries per miss once the cache was full of live entries).
 fn bounded_insert<V>(
     map: &mut HashMap<String, V>,
     key: String,
@@ -119,17 +126,21 @@ fn bounded_insert<V>(
     now_ms: u64,
     expires: impl Fn(&V) -> u64,
 ) {
+    if max == 0 {
+        return;
+    }
     if map.len() >= max && !map.contains_key(&key) {
-        map.retain(|_, v| expires(v) > now_ms);
-        if map.len() >= max {
-            if let Some(k) = map.keys().next().cloned() {
-                map.remove(&k);
-            }
+        let victim = map
+            .iter()
+            .take(EVICTION_CANDIDATES)
+            .find(|(_, v)| expires(v) <= now_ms)
+            .or_else(|| map.iter().next())
+            .map(|(k, _)| k.clone());
+        if let Some(k) = victim {
+            map.remove(&k);
         }
     }
-    if max > 0 {
-        map.insert(key, value);
-    }
+    map.insert(key, value);
 }
 
 /// An [`HssCache`] that answers from this shard's cache when it can.
@@ -532,5 +543,36 @@ mod tests {
         inbox.push(&many);
         assert_eq!(*inbox.pending.lock().unwrap(), vec![Invalidation::All]);
         assert_eq!(inbox.generation(), 1);
+    }
+
+    #[test]
+    fn a_full_map_drops_an_expired_entry_first_and_stays_at_its_bound() {
+        let mut map: HashMap<String, u64> = HashMap::new();
+        let expires = |v: &u64| *v;
+        for (k, exp) in [("a", 100), ("b", 5), ("c", 100)] {
+            bounded_insert(&mut map, k.into(), exp, 3, 0, expires);
+        }
+        // At time 10, "b" has expired: it makes room for "d".
+        bounded_insert(&mut map, "d".into(), 100, 3, 10, expires);
+        let mut keys: Vec<_> = map.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["a", "c", "d"]);
+        // All live: one of them goes, the new one is in, the bound holds.
+        bounded_insert(&mut map, "e".into(), 100, 3, 10, expires);
+        assert_eq!(map.len(), 3);
+        assert!(map.contains_key("e"));
+        // A key already there is replaced without eviction.
+        let before: Vec<_> = map.keys().cloned().collect();
+        bounded_insert(&mut map, "e".into(), 200, 3, 10, expires);
+        let mut after: Vec<_> = map.keys().cloned().collect();
+        let mut before = before;
+        before.sort();
+        after.sort();
+        assert_eq!(before, after);
+        assert_eq!(map["e"], 200);
+        // A bound of 0 caches nothing.
+        let mut none: HashMap<String, u64> = HashMap::new();
+        bounded_insert(&mut none, "x".into(), 1, 0, 0, expires);
+        assert!(none.is_empty());
     }
 }
