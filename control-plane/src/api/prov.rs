@@ -318,6 +318,35 @@ async fn delete_private(
     Ok(deleted(existed))
 }
 
+/// Link an IMPI and an IRS (both URL shapes of Homestead-prov), creating
+/// the IMPI when `create_impi`, and tell the engines the IRS changed.
+async fn link(
+    s: &SharedState,
+    impi: &str,
+    irs: &str,
+    create_impi: bool,
+) -> Result<Response, ApiError> {
+    match s.store.link_impi_irs(impi, irs, create_impi).await? {
+        LinkOutcome::Linked => {
+            s.engines
+                .invalidate(&irs_identities(s, irs, Some(impi)).await?)
+                .await;
+            Ok(StatusCode::OK.into_response())
+        }
+        LinkOutcome::NoIrs => Err(unknown_irs(irs)),
+        LinkOutcome::NoImpi => Err(unknown_impi(impi)),
+    }
+}
+
+/// Unlink an IMPI and an IRS (both URL shapes), telling the engines.
+async fn unlink(s: &SharedState, impi: &str, irs: &str) -> Result<Response, ApiError> {
+    let existed = s.store.unlink_impi_irs(impi, irs).await?;
+    s.engines
+        .invalidate(&irs_identities(s, irs, Some(impi)).await?)
+        .await;
+    Ok(deleted(existed))
+}
+
 async fn private_irses(
     State(s): State<SharedState>,
     Path(impi): Path<String>,
@@ -333,27 +362,14 @@ async fn link_private_irs(
     Path((impi, irs)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     // Ellis links the IRS before it PUTs the digest, so the IMPI is created here.
-    match s.store.link_impi_irs(&impi, &irs, true).await? {
-        LinkOutcome::Linked => {
-            s.engines
-                .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
-                .await;
-            Ok(StatusCode::OK.into_response())
-        }
-        LinkOutcome::NoIrs => Err(unknown_irs(&irs)),
-        LinkOutcome::NoImpi => Err(unknown_impi(&impi)),
-    }
+    link(&s, &impi, &irs, true).await
 }
 
 async fn unlink_private_irs(
     State(s): State<SharedState>,
     Path((impi, irs)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let existed = s.store.unlink_impi_irs(&impi, &irs).await?;
-    s.engines
-        .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
-        .await;
-    Ok(deleted(existed))
+    unlink(&s, &impi, &irs).await
 }
 
 async fn private_public_ids(
@@ -405,27 +421,14 @@ async fn irs_link_private(
     State(s): State<SharedState>,
     Path((irs, impi)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    match s.store.link_impi_irs(&impi, &irs, false).await? {
-        LinkOutcome::Linked => {
-            s.engines
-                .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
-                .await;
-            Ok(StatusCode::OK.into_response())
-        }
-        LinkOutcome::NoIrs => Err(unknown_irs(&irs)),
-        LinkOutcome::NoImpi => Err(unknown_impi(&impi)),
-    }
+    link(&s, &impi, &irs, false).await
 }
 
 async fn irs_unlink_private(
     State(s): State<SharedState>,
     Path((irs, impi)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let existed = s.store.unlink_impi_irs(&impi, &irs).await?;
-    s.engines
-        .invalidate(&irs_identities(&s, &irs, Some(&impi)).await?)
-        .await;
-    Ok(deleted(existed))
+    unlink(&s, &impi, &irs).await
 }
 
 async fn create_service_profile(
