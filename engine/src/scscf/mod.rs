@@ -11,6 +11,8 @@ mod register;
 mod route;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_auth;

@@ -8,14 +8,13 @@ use bytes::Bytes;
 use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
 use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
 
-use super::{BindingStore, HssCache, Scscf, ScscfConfig, StoreError, Versioned};
-use crate::auth::Challenge;
+use super::test_support::{MemStore as Store, block_on, status};
+use super::{HssCache, Scscf, ScscfConfig};
 use crate::hss::{
     AuthVector, HssError, ImsSubscription, PublicIdentity, RegData, RegDataReqType,
     RegistrationState, ServiceProfile,
 };
 use crate::proxy::ForkTarget;
-use crate::registrar::Aor;
 use crate::roles::{Decision, RequestContext, Role};
 
 const IMPU: &str = "sip:6505550001@example.com";
@@ -106,80 +105,6 @@ impl HssCache for Hss {
     }
 }
 
-#[derive(Default)]
-struct Store {
-    broken: bool,
-    aors: RefCell<HashMap<String, Versioned<Aor>>>,
-    challenges: RefCell<HashMap<(String, String), Challenge>>,
-}
-
-impl BindingStore for Store {
-    async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
-        if self.broken {
-            return Err(StoreError("down".into()));
-        }
-        Ok(self.aors.borrow().get(aor).cloned().unwrap_or(Versioned {
-            value: Aor::default(),
-            version: 0,
-        }))
-    }
-
-    async fn set_aor(
-        &self,
-        aor: &str,
-        value: &Aor,
-        expected_version: u64,
-    ) -> Result<bool, StoreError> {
-        let mut aors = self.aors.borrow_mut();
-        let version = aors.get(aor).map_or(0, |v| v.version);
-        if version != expected_version {
-            return Ok(false);
-        }
-        aors.insert(
-            aor.into(),
-            Versioned {
-                value: value.clone(),
-                version: version + 1,
-            },
-        );
-        Ok(true)
-    }
-
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
-        if self.broken {
-            return Err(StoreError("down".into()));
-        }
-        self.challenges
-            .borrow_mut()
-            .insert((impi.into(), challenge.nonce.clone()), challenge.clone());
-        Ok(())
-    }
-
-    async fn get_challenge(
-        &self,
-        impi: &str,
-        nonce: &str,
-    ) -> Result<Option<Challenge>, StoreError> {
-        if self.broken {
-            return Err(StoreError("down".into()));
-        }
-        Ok(self
-            .challenges
-            .borrow()
-            .get(&(impi.into(), nonce.into()))
-            .cloned())
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    // The stand-ins never wait, so one poll completes the future.
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::pin::pin!(f).as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => v,
-        std::task::Poll::Pending => panic!("stand-ins never wait"),
-    }
-}
-
 fn scscf(hss: Hss, store: Store) -> Scscf<Hss, Store> {
     Scscf {
         hss,
@@ -243,17 +168,6 @@ fn answer_challenge(d: &Decision, password: &str) -> String {
         "Digest username=\"{IMPI}\",realm=\"example.com\",nonce=\"{nonce}\",uri=\"sip:example.com\",response=\"{}\",algorithm=MD5,cnonce=\"c0ffee\",qop=auth,nc=00000001",
         r.as_str()
     )
-}
-
-fn status(d: &Decision) -> u16 {
-    match d {
-        Decision::Respond { status, .. } => *status,
-        Decision::Ready(b) => Message::parse(b.clone(), &Limits::default())
-            .ok()
-            .and_then(|m| m.status())
-            .unwrap_or(0),
-        Decision::Forward(_) => 0,
-    }
 }
 
 #[test]

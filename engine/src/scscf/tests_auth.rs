@@ -2,16 +2,15 @@
 //! `authentication=Y`, and REGISTERs answered from the per-shard subscriber
 //! cache — over in-memory stand-ins for the HSS cache and the store.
 
+use super::test_support::{MemStore as Store, block_on, status};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
 use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
 
-use super::{BindingStore, HssCache, Scscf, ScscfConfig, StoreError, Versioned};
-use crate::auth::Challenge;
+use super::{HssCache, Scscf, ScscfConfig};
 use crate::hss::{
     AuthVector, HssError, ImsSubscription, PublicIdentity, RegData, RegDataReqType,
     RegistrationState, ServiceProfile,
@@ -19,7 +18,6 @@ use crate::hss::{
 use crate::node::subscriber_cache::{
     CachedHss, Invalidation, InvalidationInbox, SubscriberCacheConfig,
 };
-use crate::registrar::Aor;
 use crate::roles::{Decision, RequestContext, Role};
 
 const IMPU: &str = "sip:6505550002@example.com";
@@ -117,65 +115,6 @@ impl HssCache for Hss {
     }
 }
 
-#[derive(Default)]
-struct Store {
-    aors: RefCell<HashMap<String, Versioned<Aor>>>,
-    challenges: RefCell<HashMap<(String, String), Challenge>>,
-}
-
-impl BindingStore for Store {
-    async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
-        Ok(self.aors.borrow().get(aor).cloned().unwrap_or(Versioned {
-            value: Aor::default(),
-            version: 0,
-        }))
-    }
-
-    async fn set_aor(&self, aor: &str, value: &Aor, expected: u64) -> Result<bool, StoreError> {
-        let mut aors = self.aors.borrow_mut();
-        let version = aors.get(aor).map_or(0, |v| v.version);
-        if version != expected {
-            return Ok(false);
-        }
-        aors.insert(
-            aor.into(),
-            Versioned {
-                value: value.clone(),
-                version: version + 1,
-            },
-        );
-        Ok(true)
-    }
-
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
-        self.challenges
-            .borrow_mut()
-            .insert((impi.into(), challenge.nonce.clone()), challenge.clone());
-        Ok(())
-    }
-
-    async fn get_challenge(
-        &self,
-        impi: &str,
-        nonce: &str,
-    ) -> Result<Option<Challenge>, StoreError> {
-        Ok(self
-            .challenges
-            .borrow()
-            .get(&(impi.into(), nonce.into()))
-            .cloned())
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    // The stand-ins never wait, so one poll completes the future.
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::pin::pin!(f).as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => v,
-        std::task::Poll::Pending => panic!("stand-ins never wait"),
-    }
-}
-
 const CTX: RequestContext = RequestContext {
     now_ms: 1_700_000_000_000,
 };
@@ -234,17 +173,6 @@ fn answer(www: &str, alg: Algorithm, password: &str) -> String {
         r.as_str(),
         alg.as_str()
     )
-}
-
-fn status(d: &Decision) -> u16 {
-    match d {
-        Decision::Respond { status, .. } => *status,
-        Decision::Ready(b) => Message::parse(b.clone(), &Limits::default())
-            .ok()
-            .and_then(|m| m.status())
-            .unwrap_or(0),
-        Decision::Forward(_) => 0,
-    }
 }
 
 fn scscf<H: HssCache>(hss: H) -> Scscf<H, Store> {

@@ -3,6 +3,7 @@
 //! and which shard owns a request.
 #![allow(clippy::unwrap_used)]
 
+use super::test_support::block_on;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -182,15 +183,6 @@ fn scscf(bgcf: Option<&str>) -> Scscf<Hss, Store> {
             bgcf_uri: bgcf.map(str::to_owned),
             ..ScscfConfig::default()
         },
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    // The stand-ins never wait, so one poll completes the future.
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::pin::pin!(f).as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => v,
-        std::task::Poll::Pending => panic!("stand-ins never wait"),
     }
 }
 

@@ -1,0 +1,99 @@
+//! What the S-CSCF's unit tests share: an in-memory registration store
+//! (optionally broken), a one-poll executor for futures that never wait,
+//! and the status a decision answers with.
+
+use super::deps::{BindingStore, StoreError, Versioned};
+use crate::auth::Challenge;
+use crate::registrar::Aor;
+use crate::roles::Decision;
+use sip_fastpath::{Limits, Message};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// The registration store in memory; `broken` makes reads and challenge
+/// writes fail as an unreachable store would.
+#[derive(Default)]
+pub(super) struct MemStore {
+    pub(super) broken: bool,
+    pub(super) aors: RefCell<HashMap<String, Versioned<Aor>>>,
+    pub(super) challenges: RefCell<HashMap<(String, String), Challenge>>,
+}
+
+impl BindingStore for MemStore {
+    async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
+        if self.broken {
+            return Err(StoreError("down".into()));
+        }
+        Ok(self.aors.borrow().get(aor).cloned().unwrap_or(Versioned {
+            value: Aor::default(),
+            version: 0,
+        }))
+    }
+
+    async fn set_aor(
+        &self,
+        aor: &str,
+        value: &Aor,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut aors = self.aors.borrow_mut();
+        let version = aors.get(aor).map_or(0, |v| v.version);
+        if version != expected_version {
+            return Ok(false);
+        }
+        aors.insert(
+            aor.into(),
+            Versioned {
+                value: value.clone(),
+                version: version + 1,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
+        if self.broken {
+            return Err(StoreError("down".into()));
+        }
+        self.challenges
+            .borrow_mut()
+            .insert((impi.into(), challenge.nonce.clone()), challenge.clone());
+        Ok(())
+    }
+
+    async fn get_challenge(
+        &self,
+        impi: &str,
+        nonce: &str,
+    ) -> Result<Option<Challenge>, StoreError> {
+        if self.broken {
+            return Err(StoreError("down".into()));
+        }
+        Ok(self
+            .challenges
+            .borrow()
+            .get(&(impi.into(), nonce.into()))
+            .cloned())
+    }
+}
+
+pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    // The stand-ins never wait, so one poll completes the future.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(f).as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("stand-ins never wait"),
+    }
+}
+
+/// The status `d` answers with (0 for a forward).
+pub(super) fn status(d: &Decision) -> u16 {
+    match d {
+        Decision::Respond { status, .. } => *status,
+        Decision::Ready(b) => Message::parse(b.clone(), &Limits::default())
+            .ok()
+            .and_then(|m| m.status())
+            .unwrap_or(0),
+        Decision::Forward(_) => 0,
+    }
+}
