@@ -117,13 +117,19 @@ impl RemoteAors {
             )));
         }
         let answer = glommio::timer::timeout(self.wait, async {
-            rx.await.map_err(|_| {
-                glommio::GlommioError::<()>::IoError(std::io::Error::other("question dropped"))
-            })
+            Ok::<_, glommio::GlommioError<()>>(rx.await)
         })
         .await;
         self.waiting.borrow_mut().remove(&token);
-        answer.map_err(|e| StoreError(format!("shard {owner}, which owns the AoR: {e}")))
+        match answer {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(StoreError(format!(
+                "shard {owner}, which owns the AoR, dropped the question"
+            ))),
+            Err(e) => Err(StoreError(format!(
+                "shard {owner}, which owns the AoR: {e}"
+            ))),
+        }
     }
 
     /// The owner's answer has come back.
