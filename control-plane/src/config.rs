@@ -135,6 +135,13 @@ const KNOWN_KEYS: &[&str] = &[
     "upstream_recycle_connections",
     "authentication",
     "trusted_peers",
+    // Riptide's own (the engine's; docs/operations.md lists them)
+    "sip_port",
+    "management_port",
+    "shards",
+    "udp_driver",
+    "max_token_rate",
+    "throttle_exempt",
 ];
 
 /// Sproutlets: each has `<name>`, `<name>_prefix` and `<name>_uri` (§8.21.3).

@@ -1,8 +1,10 @@
-//! `riptide`: the engine. `riptide [flags]` runs a node; `riptide
-//! all-in-one` (engine plus control plane on embedded storage) arrives with
-//! the control plane.
+//! `riptide`: the engine. `riptide [flags]` runs a node on the settings of
+//! Clearwater's configuration files (`--config-dir`) with the flags given
+//! over them; `riptide all-in-one` runs the engine plus the control plane on
+//! embedded storage with a demo subscriber range.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use engine::node::{self, EngineConfig};
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -15,6 +17,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Where Clearwater's `shared_config`, `local_config` and `user_settings`
+    /// are read from (each optional); flags given here win over them.
+    #[arg(long, default_value = "/etc/clearwater")]
+    config_dir: std::path::PathBuf,
     /// Clearwater's local_ip: the SIP address (UDP and TCP).
     #[arg(long, default_value = "127.0.0.1")]
     local_ip: IpAddr,
@@ -103,6 +109,12 @@ struct Cli {
     /// all-in-one: the control plane's XDMS (Homer).
     #[arg(long, default_value = "127.0.0.1:7888")]
     xdms_listen: SocketAddr,
+    /// The requests the throttle lets through unmetered (`throttle_exempt`):
+    /// comma-separated from ack, cancel, options, register, subscribe,
+    /// in_dialog, odi, emergency (Sprout's set, the default), or `none`.
+    /// Drop `register` to throttle a registration storm.
+    #[arg(long)]
+    throttle_exempt: Option<String>,
     /// Clearwater's log_level: 1 errors, 2 warnings, 3 status, 4 info, 5 debug.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=5))]
     log_level: u8,
@@ -128,6 +140,79 @@ fn init_logging(level: u8) {
         .init();
 }
 
+/// The flags given on the command line, over what the files set.
+fn flags_over_files(
+    cli: &Cli,
+    given: &dyn Fn(&str) -> bool,
+    cfg: &mut EngineConfig,
+) -> Result<(), String> {
+    macro_rules! over {
+        ($($id:ident => $target:expr),* $(,)?) => {
+            $(if given(stringify!($id)) { $target = cli.$id.clone(); })*
+        };
+    }
+    over!(
+        local_ip => cfg.local_ip,
+        sip_port => cfg.sip_port,
+        management => cfg.management,
+        aliases => cfg.aliases,
+        record_route => cfg.record_route,
+        redis => cfg.redis,
+        redis_key_prefix => cfg.redis_key_prefix,
+        data_dir => cfg.data_dir,
+        reg_max_expires => cfg.reg_max_expires,
+        udp_driver => cfg.udp_driver,
+        bgcf_uri => cfg.bgcf_uri,
+        log_level => cfg.log_level,
+    );
+    if given("signaling_namespace") {
+        cfg.signaling_namespace = cli.signaling_namespace.clone();
+    }
+    if given("hss") {
+        cfg.hss = cli.hss;
+    }
+    if given("no_pin") {
+        cfg.pin = false;
+    }
+    if given("nonce_count_supported") {
+        cfg.nonce_count_supported = true;
+    }
+    if given("authentication") {
+        cfg.accept_all_registers = cli.authentication == "Y";
+    }
+    if given("av_cache_ttl") {
+        cfg.subscriber_cache.av_ttl_ms = cli.av_cache_ttl.saturating_mul(1000);
+    }
+    if given("reg_data_cache_ttl") {
+        cfg.subscriber_cache.reg_data_ttl_ms = cli.reg_data_cache_ttl.saturating_mul(1000);
+    }
+    if given("subscriber_cache_entries") {
+        cfg.subscriber_cache.entries_max = cli.subscriber_cache_entries;
+    }
+    if let Some(n) = cli.shards {
+        cfg.shards = n.max(1);
+    }
+    if !cli.home_domains.is_empty() {
+        cfg.home_domains = cli.home_domains.clone();
+    }
+    if let Some(v) = &cli.throttle_exempt {
+        cfg.exemptions = node::config_files::parse_exemptions(v)
+            .map_err(|e| format!("--throttle-exempt {v:?}: {e}"))?;
+    }
+    if let Some(uri) = &cfg.bgcf_uri {
+        if sip_fastpath::Uri::parse_strict(uri.as_bytes()).is_err() {
+            return Err(format!("bgcf_uri {uri:?} is not a SIP URI"));
+        }
+    }
+    for r in &cli.routes {
+        cfg.add_route(r)?;
+    }
+    for h in &cli.hosts {
+        cfg.add_host(h)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // all-in-one runs the control plane as its own process: this binary again.
     let mut args = std::env::args_os();
@@ -144,8 +229,33 @@ fn main() -> ExitCode {
         let program = args.next().unwrap_or_default();
         return control_plane::server::main_with_args(std::iter::once(program).chain(args.skip(1)));
     }
-    let cli = Cli::parse();
-    init_logging(cli.log_level);
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let mut cfg = EngineConfig::default();
+    let unused = match node::config_files::load(&cli.config_dir)
+        .and_then(|settings| node::config_files::apply(&settings, &mut cfg))
+    {
+        Ok(unused) => unused,
+        Err(e) => {
+            eprintln!(
+                "riptide: configuration in {}: {e}",
+                cli.config_dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = flags_over_files(&cli, &given, &mut cfg) {
+        eprintln!("riptide: {e}");
+        return ExitCode::from(2);
+    }
+    init_logging(cfg.log_level);
+    if !unused.is_empty() {
+        tracing::info!(keys = ?unused, "configuration options the engine does not use");
+    }
     // Transparent huge pages: every fresh 2 MiB page is zeroed (and may be
     // compacted) on first touch inside a shard, which perf showed as a
     // quarter of the CPU and 200 ms p99 stalls while transaction tables grow.
@@ -153,54 +263,6 @@ fn main() -> ExitCode {
         tracing::warn!(error = %e, "could not turn transparent huge pages off");
     }
     shards::exit_on_panic();
-    let mut cfg = EngineConfig {
-        local_ip: cli.local_ip,
-        sip_port: cli.sip_port,
-        pin: !cli.no_pin,
-        management: cli.management,
-        aliases: cli.aliases,
-        record_route: cli.record_route,
-        signaling_namespace: cli.signaling_namespace,
-        hss: cli.hss,
-        redis: cli.redis,
-        redis_key_prefix: cli.redis_key_prefix,
-        data_dir: cli.data_dir,
-        reg_max_expires: cli.reg_max_expires,
-        nonce_count_supported: cli.nonce_count_supported,
-        udp_driver: cli.udp_driver,
-        accept_all_registers: cli.authentication == "Y",
-        subscriber_cache: node::subscriber_cache::SubscriberCacheConfig {
-            av_ttl_ms: cli.av_cache_ttl.saturating_mul(1000),
-            reg_data_ttl_ms: cli.reg_data_cache_ttl.saturating_mul(1000),
-            entries_max: cli.subscriber_cache_entries,
-        },
-        bgcf_uri: cli.bgcf_uri,
-        ..EngineConfig::default()
-    };
-    if let Some(n) = cli.shards {
-        cfg.shards = n.max(1);
-    }
-    if !cli.home_domains.is_empty() {
-        cfg.home_domains = cli.home_domains;
-    }
-    if let Some(uri) = &cfg.bgcf_uri {
-        if sip_fastpath::Uri::parse_strict(uri.as_bytes()).is_err() {
-            eprintln!("riptide: bgcf_uri {uri:?} is not a SIP URI");
-            return ExitCode::from(2);
-        }
-    }
-    for r in &cli.routes {
-        if let Err(e) = cfg.add_route(r) {
-            eprintln!("riptide: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    for h in &cli.hosts {
-        if let Err(e) = cfg.add_host(h) {
-            eprintln!("riptide: {e}");
-            return ExitCode::from(2);
-        }
-    }
     let outcome = match cli.command {
         Some(Command::AllInOne) => node::all_in_one::run(
             node::all_in_one::AllInOneConfig {

@@ -54,6 +54,11 @@ pub struct EngineConfig {
     /// Clearwater's `bgcf_uri`: where the S-CSCF sends originating requests
     /// for targets that are not ours (off-net).
     pub bgcf_uri: Option<String>,
+    /// SIP over TCP: Clearwater's `sip_tcp_connect_timeout` and
+    /// `sip_tcp_send_timeout`, idle and per-IP limits.
+    pub tcp: shards::TcpConfig,
+    /// Clearwater's `log_level` (1 errors ... 5 debug).
+    pub log_level: u8,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +90,8 @@ impl Default for EngineConfig {
             accept_all_registers: false,
             subscriber_cache: super::subscriber_cache::SubscriberCacheConfig::default(),
             bgcf_uri: None,
+            tcp: shards::TcpConfig::default(),
+            log_level: 2,
         }
     }
 }

@@ -51,6 +51,10 @@ pub fn config_json(cfg: &EngineConfig) -> Value {
         "reg_data_cache_ttl": cfg.subscriber_cache.reg_data_ttl_ms / 1000,
         "subscriber_cache_entries_max": cfg.subscriber_cache.entries_max,
         "bgcf_uri": cfg.bgcf_uri,
+        "log_level": cfg.log_level,
+        "sip_tcp_connect_timeout": cfg.tcp.connect_timeout_ms,
+        "sip_tcp_send_timeout": cfg.tcp.send_timeout_ms,
+        "udp_driver": format!("{:?}", cfg.udp_driver).to_lowercase(),
         "throttle": {
             "target_latency_us": t.target_latency_us,
             "max_tokens": t.max_tokens,

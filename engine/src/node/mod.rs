@@ -16,6 +16,7 @@ pub mod app;
 pub mod bindings;
 pub mod bindings_query;
 pub mod config;
+pub mod config_files;
 pub mod config_view;
 pub mod hss_client;
 pub mod metrics;
@@ -68,6 +69,7 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         limits: cfg.limits,
         signaling_namespace: cfg.signaling_namespace.clone(),
         udp_driver: cfg.udp_driver,
+        tcp_config: cfg.tcp.clone(),
         ..RuntimeConfig::default()
     };
     // Open every shard's store here, so a bad data directory stops the

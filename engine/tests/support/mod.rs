@@ -20,10 +20,22 @@ pub struct Riptide {
 impl Riptide {
     /// Start with the given extra flags; SIP and management ports are picked
     /// by the kernel and read back from the `listening` lines.
+    /// Configuration files are read from an empty directory unless `extra`
+    /// names one, so a host's /etc/clearwater does not leak into tests.
     pub fn start(extra: &[&str]) -> Riptide {
+        let mut args = vec!["--sip-port", "0", "--management", "127.0.0.1:0", "--no-pin"];
+        let no_config = std::env::temp_dir().join("riptide-test-no-config");
+        if !extra.contains(&"--config-dir") {
+            args.extend(["--config-dir", no_config.to_str().unwrap()]);
+        }
+        args.extend(extra);
+        Riptide::spawn(&args)
+    }
+
+    /// Start with exactly `args`.
+    pub fn spawn(args: &[&str]) -> Riptide {
         let mut child = Command::new(env!("CARGO_BIN_EXE_riptide"))
-            .args(["--sip-port", "0", "--management", "127.0.0.1:0", "--no-pin"])
-            .args(extra)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
