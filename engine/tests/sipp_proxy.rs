@@ -73,3 +73,13 @@ fn sigterm_drains_and_exits_cleanly() {
     assert_eq!(out, all_ok(5));
     assert!(node.terminate().success());
 }
+
+#[test]
+fn quiesce_reports_not_ready_drains_and_exits_cleanly() {
+    let mut node = Riptide::start(&["--shards", "2"]);
+    let out = sipp_client("options_uac.xml", "u1", node.sip, 5, 100);
+    assert_eq!(out, all_ok(5));
+    let (status, body) = support::http(node.management, "POST", "/quiesce", "");
+    assert_eq!((status, body.as_str()), (200, "{\"quiescing\":true}\n"));
+    assert!(node.wait().success());
+}

@@ -81,6 +81,7 @@ impl App for Echo {
                 reply(shard, &msg, format!("{:?}", shard.udp_driver()));
                 return;
             }
+            ["PANIC"] => panic!("asked to panic on shard {}", shard.id()),
             ["DROPPED"] => {
                 let n = shard.stats().udp_rx_dropped.get();
                 reply(shard, &msg, format!("dropped {n}"));
@@ -377,4 +378,65 @@ fn a_burst_beyond_the_buffers_is_received_whole() {
     assert_eq!(udp_ask(to, "DROPPED"), "dropped 0");
     rt.stop();
     rt.join().unwrap();
+}
+
+/// Set in the child process of the panic test: run a node and wait.
+const PANIC_CHILD: &str = "RIPTIDE_SHARDS_PANIC_CHILD";
+
+/// The child of [`a_panicking_shard_stops_the_process`]: two shards, print
+/// the UDP address, serve until the process ends.
+#[test]
+fn panic_child() {
+    if std::env::var_os(PANIC_CHILD).is_none() {
+        return;
+    }
+    shards::exit_on_panic();
+    let rt = start(2);
+    println!("udp {}", rt.bound().udp[0]);
+    rt.join().unwrap();
+    println!("joined without exiting");
+}
+
+/// A panic on one shard ends the whole process with a log line naming it
+/// and exit status 70, rather than leaving the other shard serving.
+#[test]
+fn a_panicking_shard_stops_the_process() {
+    use std::io::BufRead;
+    // stderr to a file: a pipe nobody reads while we wait would fill up
+    // with the panic's backtrace and block the child.
+    let err_path = std::env::temp_dir().join(format!("riptide-panic-{}.err", std::process::id()));
+    let err_file = std::fs::File::create(&err_path).unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "panic_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(PANIC_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(err_file)
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr: SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("the child printed its address")
+            .unwrap();
+        // libtest prints "test panic_child ... " before it on the same line.
+        if let Some((_, a)) = line.split_once("udp ") {
+            break a.trim().parse().unwrap();
+        }
+    };
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"PANIC", addr).unwrap();
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    std::fs::remove_file(&err_path).unwrap();
+    assert_eq!(status.code(), Some(70), "{stderr}");
+    assert!(stderr.contains("asked to panic on shard"), "{stderr}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(!rest.iter().any(|l| l.contains("joined")), "{rest:?}");
 }

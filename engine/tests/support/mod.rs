@@ -74,6 +74,11 @@ impl Riptide {
         }
     }
 
+    /// Wait for the node to exit by itself (after `/quiesce`).
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("riptide exits")
+    }
+
     /// Send SIGTERM and wait: the exit status of a graceful stop.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
