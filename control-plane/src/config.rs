@@ -138,6 +138,7 @@ const KNOWN_KEYS: &[&str] = &[
     // Riptide's own (the engine's; docs/operations.md lists them)
     "sip_port",
     "management_port",
+    "reg_min_expires",
     "shards",
     "udp_driver",
     "max_token_rate",

@@ -138,3 +138,54 @@ fn ten_thousand_provisioned_users_register_without_a_failure() {
         assert!(ok(&out, 10_000), "{store}: {out:?}");
     }
 }
+
+/// RFC 3261 §10.3 step 7, which Clearwater skipped: a non-zero expiry below
+/// `--reg-min-expires` gets 423 with Min-Expires and registers nothing.
+#[test]
+fn an_interval_too_brief_gets_423_with_min_expires() {
+    use std::net::UdpSocket;
+    let dir = data_dir("min-expires");
+    let flags: Vec<String> = ["--authentication", "Y", "--reg-min-expires", "60"]
+        .map(String::from)
+        .to_vec();
+    let node = all_in_one(&dir, &flags);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let me = sock.local_addr().unwrap();
+    let register = |expires: u32, cseq: u32| {
+        let req = format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK423-{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:6505550000@example.com>;tag=m1\r\n\
+             To: <sip:6505550000@example.com>\r\nCall-ID: min-expires-1\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:6505550000@{me}>\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n"
+        );
+        sock.send_to(req.as_bytes(), node.sip).unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            let (n, _) = sock.recv_from(&mut buf).unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !text.starts_with("SIP/2.0 100") {
+                return text;
+            }
+        }
+    };
+    let brief = register(30, 1);
+    assert!(brief.starts_with("SIP/2.0 423 "), "{brief}");
+    assert!(brief.contains("\r\nMin-Expires: 60\r\n"), "{brief}");
+    let (status, body) = http(
+        node.management,
+        "GET",
+        "/impu/sip%3A6505550000%40example.com/bindings",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains(&me.to_string()),
+        "nothing registered: {body}"
+    );
+
+    let fine = register(60, 2);
+    assert!(fine.starts_with("SIP/2.0 200 "), "{fine}");
+    assert!(fine.contains(";expires=60"), "{fine}");
+}

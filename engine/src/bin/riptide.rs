@@ -75,6 +75,10 @@ struct Cli {
     /// Clearwater's reg_max_expires (seconds).
     #[arg(long, default_value_t = 300)]
     reg_max_expires: u32,
+    /// Shortest registration accepted (seconds): a non-zero expiry below it
+    /// gets 423 Interval Too Brief with Min-Expires.
+    #[arg(long, default_value_t = 1)]
+    reg_min_expires: u32,
     /// Clearwater's nonce_count_supported.
     #[arg(long)]
     nonce_count_supported: bool,
@@ -161,6 +165,7 @@ fn flags_over_files(
         redis_key_prefix => cfg.redis_key_prefix,
         data_dir => cfg.data_dir,
         reg_max_expires => cfg.reg_max_expires,
+        reg_min_expires => cfg.reg_min_expires,
         udp_driver => cfg.udp_driver,
         bgcf_uri => cfg.bgcf_uri,
         log_level => cfg.log_level,
@@ -203,6 +208,12 @@ fn flags_over_files(
         if sip_fastpath::Uri::parse_strict(uri.as_bytes()).is_err() {
             return Err(format!("bgcf_uri {uri:?} is not a SIP URI"));
         }
+    }
+    if cfg.reg_min_expires > cfg.reg_max_expires {
+        return Err(format!(
+            "reg_min_expires {} is above reg_max_expires {}",
+            cfg.reg_min_expires, cfg.reg_max_expires
+        ));
     }
     for r in &cli.routes {
         cfg.add_route(r)?;

@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub store: stores::embedded::ShardStoreConfig,
     /// Clearwater's `reg_max_expires` (default 300 s).
     pub reg_max_expires: u32,
+    /// Riptide's `reg_min_expires`: a non-zero expiry below it gets 423 with
+    /// Min-Expires (RFC 3261 §10.3 step 7; Clearwater had no minimum).
+    pub reg_min_expires: u32,
     /// Clearwater's `nonce_count_supported`.
     pub nonce_count_supported: bool,
     /// Who moves UDP in each shard (the shard's io_uring, or glommio's path).
@@ -85,6 +88,7 @@ impl Default for EngineConfig {
             data_dir: std::path::PathBuf::from("riptide-data"),
             store: stores::embedded::ShardStoreConfig::default(),
             reg_max_expires: 300,
+            reg_min_expires: 1,
             nonce_count_supported: false,
             udp_driver: shards::UdpDriver::default(),
             accept_all_registers: false,
@@ -111,8 +115,8 @@ impl EngineConfig {
     pub fn scscf_config(&self) -> crate::scscf::ScscfConfig {
         let registrar = crate::registrar::RegistrarConfig {
             reg_max_expires_s: self.reg_max_expires,
+            reg_min_expires_s: self.reg_min_expires,
             scscf_uri: self.scscf_uri(),
-            ..Default::default()
         };
         crate::scscf::ScscfConfig {
             registrar,

@@ -129,6 +129,7 @@ pub fn apply(settings: &[Setting], cfg: &mut EngineConfig) -> Result<Vec<String>
             "alias_list" => cfg.aliases = list(v),
             "hs_hostname" => cfg.hss = Some(host_port(v, 8888).map_err(bad)?),
             "reg_max_expires" => cfg.reg_max_expires = number(v).map_err(bad)?,
+            "reg_min_expires" => cfg.reg_min_expires = number(v).map_err(bad)?,
             "nonce_count_supported" => cfg.nonce_count_supported = yes_no(v).map_err(bad)?,
             "authentication" => cfg.accept_all_registers = yes_no(v).map_err(bad)?,
             "hss_reregistration_time" => {
@@ -165,6 +166,12 @@ pub fn apply(settings: &[Setting], cfg: &mut EngineConfig) -> Result<Vec<String>
         let mut domains = vec![home_domain.unwrap_or_else(|| cfg.home_domains[0].clone())];
         domains.extend(additional_domains.unwrap_or_default());
         cfg.home_domains = domains;
+    }
+    if cfg.reg_min_expires > cfg.reg_max_expires {
+        return Err(ConfigFileError::Inconsistent(format!(
+            "reg_min_expires {} is above reg_max_expires {}",
+            cfg.reg_min_expires, cfg.reg_max_expires
+        )));
     }
     let t = &cfg.throttle;
     if t.max_token_rate > 0.0 && t.min_token_rate > t.max_token_rate {

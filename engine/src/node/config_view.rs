@@ -45,6 +45,7 @@ pub fn config_json(cfg: &EngineConfig) -> Value {
         "redis_key_prefix": cfg.redis_key_prefix,
         "data_dir": cfg.data_dir.display().to_string(),
         "reg_max_expires": cfg.reg_max_expires,
+        "reg_min_expires": cfg.reg_min_expires,
         "nonce_count_supported": cfg.nonce_count_supported,
         "authentication": if cfg.accept_all_registers { "Y" } else { "N" },
         "av_cache_ttl": cfg.subscriber_cache.av_ttl_ms / 1000,

@@ -135,6 +135,21 @@ fn unknown_keys_and_malformed_lines_are_refused_as_the_config_service_refuses_th
 }
 
 #[test]
+fn reg_min_expires_reaches_the_registrar_and_may_not_pass_the_maximum() {
+    let cfg = applied("shared_config", "reg_min_expires=60\n").unwrap();
+    assert_eq!(cfg.scscf_config().registrar.reg_min_expires_s, 60);
+    let e = applied(
+        "shared_config",
+        "reg_max_expires=300\nreg_min_expires=600\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "reg_min_expires 600 is above reg_max_expires 300"
+    );
+}
+
+#[test]
 fn min_rate_above_max_rate_is_refused() {
     let e = applied("shared_config", "min_token_rate=500\nmax_token_rate=100\n").unwrap_err();
     assert!(e.to_string().contains("above max_token_rate"), "{e}");
