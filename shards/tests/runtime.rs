@@ -149,7 +149,12 @@ fn start(shards: usize) -> shards::RuntimeHandle {
 const DRIVERS: [UdpDriver; 2] = [UdpDriver::Uring, UdpDriver::Glommio];
 
 fn udp_ask(to: SocketAddr, text: &str) -> String {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let s = UdpSocket::bind(if to.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    })
+    .unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.send_to(text.as_bytes(), to).unwrap();
     let mut buf = [0u8; 2048];
@@ -179,6 +184,52 @@ fn udp_spread(driver: UdpDriver) {
     assert!(seen[0] > 0 && seen[1] > 0, "SO_REUSEPORT spread {seen:?}");
     rt.stop();
     rt.join().unwrap();
+}
+
+/// IPv6: both shards share [::1]'s UDP port, and TCP on [::1] answers; with
+/// both UDP drivers. Skipped (saying so) where the host has no IPv6 loopback.
+#[test]
+fn ipv6_is_served_over_udp_and_tcp() {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback on this host");
+        return;
+    }
+    for driver in DRIVERS {
+        let rt = start_with(RuntimeConfig {
+            udp: vec!["[::1]:0".parse().unwrap()],
+            tcp: vec!["[::1]:0".parse().unwrap()],
+            ..config(2, driver)
+        });
+        let udp = rt.bound().udp[0];
+        assert!(udp.is_ipv6(), "{udp}");
+        let mut seen = [0usize; 2];
+        for i in 0..64 {
+            let answer = udp_ask(udp, &format!("v6 {i}"));
+            assert!(
+                answer.ends_with(&format!("None v6 {i}")),
+                "{driver:?}: {answer}"
+            );
+            seen[answer[..1].parse::<usize>().unwrap()] += 1;
+        }
+        assert!(
+            seen[0] > 0 && seen[1] > 0,
+            "{driver:?}: SO_REUSEPORT spread {seen:?}"
+        );
+        let mut c = TcpStream::connect(rt.bound().tcp[0]).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 2\r\n\r\nv6")
+            .unwrap();
+        let mut got = String::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with("None v6") {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed early: {got:?}");
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(got.starts_with("SIP/2.0 200 OK\r\n"), "{got}");
+        rt.stop();
+        rt.join().unwrap();
+    }
 }
 
 #[test]
