@@ -140,6 +140,7 @@ const KNOWN_KEYS: &[&str] = &[
     "management_port",
     "reg_min_expires",
     "shards",
+    "shard_queue_depth",
     "udp_driver",
     "max_token_rate",
     "throttle_exempt",

@@ -139,38 +139,52 @@ fn ten_thousand_provisioned_users_register_without_a_failure() {
     }
 }
 
+/// Send a REGISTER for `user` (Expires `expires`) from `sock` and return
+/// the final answer's text.
+fn raw_register(
+    sock: &std::net::UdpSocket,
+    to: std::net::SocketAddr,
+    user: &str,
+    expires: u32,
+    call_id: &str,
+    cseq: u32,
+) -> String {
+    let me = sock.local_addr().unwrap();
+    let req = format!(
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-{call_id}-{cseq};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=r1\r\n\
+         To: <sip:{user}@example.com>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{user}@{me}>\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    sock.send_to(req.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, _) = sock.recv_from(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !text.starts_with("SIP/2.0 100") {
+            return text;
+        }
+    }
+}
+
+fn flags(f: &[&str]) -> Vec<String> {
+    f.iter().map(|s| s.to_string()).collect()
+}
+
 /// RFC 3261 §10.3 step 7, which Clearwater skipped: a non-zero expiry below
 /// `--reg-min-expires` gets 423 with Min-Expires and registers nothing.
 #[test]
 fn an_interval_too_brief_gets_423_with_min_expires() {
-    use std::net::UdpSocket;
     let dir = data_dir("min-expires");
-    let flags: Vec<String> = ["--authentication", "Y", "--reg-min-expires", "60"]
-        .map(String::from)
-        .to_vec();
-    let node = all_in_one(&dir, &flags);
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+    let node = all_in_one(
+        &dir,
+        &flags(&["--authentication", "Y", "--reg-min-expires", "60"]),
+    );
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let me = sock.local_addr().unwrap();
-    let register = |expires: u32, cseq: u32| {
-        let req = format!(
-            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK423-{cseq};rport\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:6505550000@example.com>;tag=m1\r\n\
-             To: <sip:6505550000@example.com>\r\nCall-ID: min-expires-1\r\nCSeq: {cseq} REGISTER\r\n\
-             Contact: <sip:6505550000@{me}>\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n"
-        );
-        sock.send_to(req.as_bytes(), node.sip).unwrap();
-        let mut buf = [0u8; 4096];
-        loop {
-            let (n, _) = sock.recv_from(&mut buf).unwrap();
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if !text.starts_with("SIP/2.0 100") {
-                return text;
-            }
-        }
-    };
-    let brief = register(30, 1);
+    let brief = raw_register(&sock, node.sip, "6505550000", 30, "min-expires", 1);
     assert!(brief.starts_with("SIP/2.0 423 "), "{brief}");
     assert!(brief.contains("\r\nMin-Expires: 60\r\n"), "{brief}");
     let (status, body) = http(
@@ -185,7 +199,42 @@ fn an_interval_too_brief_gets_423_with_min_expires() {
         "nothing registered: {body}"
     );
 
-    let fine = register(60, 2);
+    let fine = raw_register(&sock, node.sip, "6505550000", 60, "min-expires", 2);
     assert!(fine.starts_with("SIP/2.0 200 "), "{fine}");
     assert!(fine.contains(";expires=60"), "{fine}");
+}
+
+/// A request whose owner shard's queue is full is answered 503 with
+/// Retry-After at once (back-pressure, never an unbounded queue). With a
+/// queue depth of 0 every hand-over fails: REGISTERs that land on the
+/// shard that does not own the AoR (SO_REUSEPORT picks by source port) get
+/// 503, those landing on the owner register; the metric counts each 503.
+#[test]
+fn a_full_shard_queue_answers_503_with_retry_after() {
+    let dir = data_dir("queue-full");
+    let node = all_in_one(
+        &dir,
+        &flags(&["--authentication", "Y", "--shard-queue-depth", "0"]),
+    );
+    let (mut ok, mut rejected) = (0, 0);
+    for i in 0..32 {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let answer = raw_register(&sock, node.sip, "6505550001", 300, &format!("qf-{i}"), 1);
+        if answer.starts_with("SIP/2.0 503 ") {
+            assert!(answer.contains("\r\nRetry-After: 1\r\n"), "{answer}");
+            rejected += 1;
+        } else {
+            assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
+            ok += 1;
+        }
+    }
+    // 2^-32 that SO_REUSEPORT put all 32 sources on one shard.
+    assert!(ok > 0 && rejected > 0, "ok {ok}, rejected {rejected}");
+    let (_, metrics) = http(node.management, "GET", "/metrics", "");
+    let counted: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("riptide_shard_queue_full_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(counted, rejected);
 }

@@ -30,6 +30,10 @@ struct Cli {
     /// Shards (pinned cores); default: every available core.
     #[arg(long)]
     shards: Option<usize>,
+    /// Messages each shard-to-shard queue holds; a request whose owner
+    /// shard's queue is full gets 503 with Retry-After: 1.
+    #[arg(long, default_value_t = shards::RuntimeConfig::default().mesh_capacity)]
+    shard_queue_depth: usize,
     /// Do not pin shards to cores.
     #[arg(long)]
     no_pin: bool,
@@ -167,6 +171,7 @@ fn flags_over_files(
         reg_max_expires => cfg.reg_max_expires,
         reg_min_expires => cfg.reg_min_expires,
         udp_driver => cfg.udp_driver,
+        shard_queue_depth => cfg.shard_queue_depth,
         bgcf_uri => cfg.bgcf_uri,
         log_level => cfg.log_level,
     );

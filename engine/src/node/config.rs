@@ -62,6 +62,9 @@ pub struct EngineConfig {
     pub tcp: shards::TcpConfig,
     /// Clearwater's `log_level` (1 errors ... 5 debug).
     pub log_level: u8,
+    /// Messages each shard-to-shard queue holds; beyond it a request handed
+    /// to its owner shard gets 503 with Retry-After (0: nothing is handed).
+    pub shard_queue_depth: usize,
 }
 
 impl Default for EngineConfig {
@@ -96,6 +99,7 @@ impl Default for EngineConfig {
             bgcf_uri: None,
             tcp: shards::TcpConfig::default(),
             log_level: 2,
+            shard_queue_depth: shards::RuntimeConfig::default().mesh_capacity,
         }
     }
 }

@@ -120,6 +120,7 @@ pub fn apply(settings: &[Setting], cfg: &mut EngineConfig) -> Result<Vec<String>
             "sip_port" => cfg.sip_port = number(v).map_err(bad)?,
             "management_port" => cfg.management.set_port(number(v).map_err(bad)?),
             "shards" => cfg.shards = number::<usize>(v).map_err(bad)?.max(1),
+            "shard_queue_depth" => cfg.shard_queue_depth = number(v).map_err(bad)?,
             "udp_driver" => cfg.udp_driver = v.parse().map_err(bad)?,
             "signaling_namespace" => {
                 cfg.signaling_namespace = (!v.is_empty()).then(|| v.to_owned())

@@ -53,6 +53,7 @@ pub fn config_json(cfg: &EngineConfig) -> Value {
         "subscriber_cache_entries_max": cfg.subscriber_cache.entries_max,
         "bgcf_uri": cfg.bgcf_uri,
         "log_level": cfg.log_level,
+        "shard_queue_depth": cfg.shard_queue_depth,
         "sip_tcp_connect_timeout": cfg.tcp.connect_timeout_ms,
         "sip_tcp_send_timeout": cfg.tcp.send_timeout_ms,
         "udp_driver": format!("{:?}", cfg.udp_driver).to_lowercase(),

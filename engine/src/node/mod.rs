@@ -70,6 +70,7 @@ pub fn run(cfg: EngineConfig) -> Result<(), NodeError> {
         signaling_namespace: cfg.signaling_namespace.clone(),
         udp_driver: cfg.udp_driver,
         tcp_config: cfg.tcp.clone(),
+        mesh_capacity: cfg.shard_queue_depth,
         ..RuntimeConfig::default()
     };
     // Open every shard's store here, so a bad data directory stops the
