@@ -70,14 +70,14 @@ fn cas_creates_updates_and_reports_conflicts() {
         );
         assert_eq!(
             store
-                .cas(b"sip:alice@example.com", 0, b"a1", expires)
+                .cas(b"sip:alice@example.com", 0, b"a1", expires, now)
                 .await
                 .unwrap(),
             CasOutcome::Written { version: 1 }
         );
         assert_eq!(
             store
-                .cas(b"sip:alice@example.com", 1, b"a2", expires)
+                .cas(b"sip:alice@example.com", 1, b"a2", expires, now)
                 .await
                 .unwrap(),
             CasOutcome::Written { version: 2 }
@@ -93,7 +93,7 @@ fn cas_creates_updates_and_reports_conflicts() {
         for stale in [0, 1, 3] {
             assert_eq!(
                 store
-                    .cas(b"sip:alice@example.com", stale, b"x", expires)
+                    .cas(b"sip:alice@example.com", stale, b"x", expires, now)
                     .await
                     .unwrap(),
                 CasOutcome::Conflict { current_version: 2 }
@@ -101,7 +101,7 @@ fn cas_creates_updates_and_reports_conflicts() {
         }
         assert_eq!(
             store
-                .cas(b"sip:nobody@example.com", 5, b"x", expires)
+                .cas(b"sip:nobody@example.com", 5, b"x", expires, now)
                 .await
                 .unwrap(),
             CasOutcome::Conflict { current_version: 0 }
@@ -125,8 +125,9 @@ fn cas_creates_updates_and_reports_conflicts() {
 #[test]
 fn records_are_hashes_under_hash_tagged_keys() {
     let Some(mut store) = connect() else { return };
-    let expires = now_ms() + 60_000;
-    block_on(store.cas(b"impi@example.com", 0, b"nonce", expires)).unwrap();
+    let now = now_ms();
+    let expires = now + 60_000;
+    block_on(store.cas(b"impi@example.com", 0, b"nonce", expires, now)).unwrap();
     let key = store.redis_key(b"impi@example.com");
     assert!(key.ends_with(b"{impi@example.com}"));
     let fields = command(&mut store, &[b"HGETALL", &key]);
@@ -154,28 +155,31 @@ fn delete_checks_the_version() {
     let Some(mut store) = connect() else { return };
     let now = now_ms();
     block_on(async {
-        store.cas(b"aor", 0, b"v", now + 60_000).await.unwrap();
+        store.cas(b"aor", 0, b"v", now + 60_000, now).await.unwrap();
         assert_eq!(
-            store.delete(b"aor", 2).await.unwrap(),
+            store.delete(b"aor", 2, now).await.unwrap(),
             DeleteOutcome::Conflict { current_version: 1 }
         );
         assert!(store.get(b"aor", now).await.unwrap().is_some());
         assert_eq!(
-            store.delete(b"aor", 1).await.unwrap(),
+            store.delete(b"aor", 1, now).await.unwrap(),
             DeleteOutcome::Deleted
         );
         assert_eq!(store.get(b"aor", now).await.unwrap(), None);
         assert_eq!(
-            store.delete(b"aor", 0).await.unwrap(),
+            store.delete(b"aor", 0, now).await.unwrap(),
             DeleteOutcome::Deleted
         );
         assert_eq!(
-            store.delete(b"aor", 1).await.unwrap(),
+            store.delete(b"aor", 1, now).await.unwrap(),
             DeleteOutcome::Conflict { current_version: 0 }
         );
         // Deleted means absent: it can be created again from version 0.
         assert_eq!(
-            store.cas(b"aor", 0, b"again", now + 60_000).await.unwrap(),
+            store
+                .cas(b"aor", 0, b"again", now + 60_000, now)
+                .await
+                .unwrap(),
             CasOutcome::Written { version: 1 }
         );
     });
@@ -186,7 +190,7 @@ fn redis_expires_the_key_at_the_record_expiry() {
     let Some(mut store) = connect() else { return };
     let now = now_ms();
     let expires = now + 40_000;
-    block_on(store.cas(b"challenge", 0, b"nonce", expires)).unwrap();
+    block_on(store.cas(b"challenge", 0, b"nonce", expires, now)).unwrap();
     let key = store.redis_key(b"challenge");
     // Redis's own expiry time for the key is exactly the record's.
     assert_eq!(
@@ -203,15 +207,79 @@ fn redis_expires_the_key_at_the_record_expiry() {
 
     // A record written with its expiry in the past is gone at once.
     assert_eq!(
-        block_on(store.cas(b"challenge", 1, b"late", now - 1_000)).unwrap(),
+        block_on(store.cas(b"challenge", 1, b"late", now - 1_000, now)).unwrap(),
         CasOutcome::Written { version: 2 }
     );
     assert_eq!(command(&mut store, &[b"EXISTS", &key]), Value::Integer(0));
     assert_eq!(block_on(store.get(b"challenge", now)).unwrap(), None);
     assert_eq!(
-        block_on(store.cas(b"challenge", 0, b"fresh", now + 1_000)).unwrap(),
+        block_on(store.cas(b"challenge", 0, b"fresh", now + 1_000, now)).unwrap(),
         CasOutcome::Written { version: 1 }
     );
+}
+
+/// With a grace, Redis keeps an AoR's key past its expiry so a sweep can
+/// remove it; readers, writers and deletes see it as absent all the same,
+/// and a write over it continues its version sequence.
+#[test]
+fn a_record_kept_for_its_grace_is_absent_to_everyone_and_its_versions_go_on() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    let expires = now + 10_000;
+    let grace = 60_000;
+    let key = store.redis_key(b"aor:kept");
+    block_on(async {
+        assert_eq!(
+            store
+                .cas_with_grace(b"aor:kept", 0, b"v1", expires, grace, now)
+                .await
+                .unwrap(),
+            CasOutcome::Written { version: 1 }
+        );
+    });
+    assert_eq!(
+        command(&mut store, &[b"PEXPIRETIME", &key]),
+        Value::Integer(i64::try_from(expires + grace).unwrap())
+    );
+    let later = expires;
+    block_on(async {
+        assert_eq!(store.get(b"aor:kept", later).await.unwrap(), None);
+        assert_eq!(
+            store
+                .cas(b"aor:kept", 1, b"x", later + 1, later)
+                .await
+                .unwrap(),
+            CasOutcome::Conflict { current_version: 0 }
+        );
+        assert_eq!(
+            store.delete(b"aor:kept", 1, later).await.unwrap(),
+            DeleteOutcome::Conflict { current_version: 0 }
+        );
+        // Still stored: the next write is version 2, so whoever read
+        // version 1 before the expiry cannot take this record for its own.
+        assert_eq!(
+            store
+                .cas_with_grace(b"aor:kept", 0, b"v2", later + 10_000, grace, later)
+                .await
+                .unwrap(),
+            CasOutcome::Written { version: 2 }
+        );
+        assert_eq!(
+            store.get(b"aor:kept", later).await.unwrap(),
+            Some(Record {
+                value: "v2".into(),
+                version: 2,
+                expires_at_ms: later + 10_000
+            })
+        );
+        // Expired again and still kept: a delete at version 0 removes it.
+        let after = later + 10_000;
+        assert_eq!(
+            store.delete(b"aor:kept", 0, after).await.unwrap(),
+            DeleteOutcome::Deleted
+        );
+    });
+    assert_eq!(command(&mut store, &[b"EXISTS", &key]), Value::Integer(0));
 }
 
 #[test]
@@ -219,8 +287,8 @@ fn get_many_pipelines_in_key_order() {
     let Some(mut store) = connect() else { return };
     let now = now_ms();
     block_on(async {
-        store.cas(b"a", 0, b"1", now + 60_000).await.unwrap();
-        store.cas(b"c", 0, b"3", now + 60_000).await.unwrap();
+        store.cas(b"a", 0, b"1", now + 60_000, now).await.unwrap();
+        store.cas(b"c", 0, b"3", now + 60_000, now).await.unwrap();
         let records = store.get_many(&[b"a", b"b", b"c"], now).await.unwrap();
         let values: Vec<_> = records.into_iter().map(|r| r.map(|r| r.value)).collect();
         assert_eq!(values, vec![Some("1".into()), None, Some("3".into())]);
@@ -236,11 +304,11 @@ fn scripts_fall_back_to_eval_after_a_script_flush() {
         Value::Simple("OK".into())
     );
     assert_eq!(
-        block_on(store.cas(b"k", 0, b"v", now + 60_000)).unwrap(),
+        block_on(store.cas(b"k", 0, b"v", now + 60_000, now)).unwrap(),
         CasOutcome::Written { version: 1 }
     );
     assert_eq!(
-        block_on(store.delete(b"k", 1)).unwrap(),
+        block_on(store.delete(b"k", 1, now)).unwrap(),
         DeleteOutcome::Deleted
     );
 }
@@ -252,15 +320,15 @@ fn the_embedded_sha1_digests_are_the_scripts_redis_loads() {
     // After EVAL (the fallback) Redis knows each script by its real digest;
     // EVALSHA with our constant then must find it, i.e. no NOSCRIPT.
     command(&mut store, &[b"SCRIPT", b"FLUSH"]);
-    block_on(store.cas(b"k", 0, b"v", now + 60_000)).unwrap();
-    block_on(store.delete(b"k", 1)).unwrap();
+    block_on(store.cas(b"k", 0, b"v", now + 60_000, now)).unwrap();
+    block_on(store.delete(b"k", 1, now)).unwrap();
     let Value::Array(known) = command(
         &mut store,
         &[
             b"SCRIPT",
             b"EXISTS",
-            b"37933d1e77af8b85b08456f34ff9c3cd4b2cb295",
-            b"b57be96642fb0ad7b1860848ff4566af6fae67f0",
+            b"716d230347f2789424e48febdd02f378d35431b0",
+            b"faff092b74eecd8b5704572013b9354fdd790509",
         ],
     ) else {
         panic!("array expected")
@@ -273,7 +341,7 @@ fn a_wrong_type_under_the_key_is_a_server_error() {
     let Some(mut store) = connect() else { return };
     let key = store.redis_key(b"not-a-hash");
     command(&mut store, &[b"SET", &key, b"x", b"PX", b"60000"]);
-    let err = block_on(store.cas(b"not-a-hash", 0, b"v", now_ms() + 1_000)).unwrap_err();
+    let err = block_on(store.cas(b"not-a-hash", 0, b"v", now_ms() + 1_000, now_ms())).unwrap_err();
     assert!(
         matches!(err, StoreError::Server(ref m) if m.contains("WRONGTYPE")),
         "{err}"
@@ -370,7 +438,7 @@ fn moved_and_ask_come_back_as_typed_errors_with_slot_and_node() {
     let mut store = scripted_store(b"-MOVED 5798 10.0.0.7:6379\r\n-ASK 5798 10.0.0.8:6379\r\n");
     let slot = store.slot(b"sip:alice@example.com");
     assert_eq!(slot, stores::redis::key_slot(b"sip:alice@example.com"));
-    let err = block_on(store.cas(b"sip:alice@example.com", 0, b"v", 1)).unwrap_err();
+    let err = block_on(store.cas(b"sip:alice@example.com", 0, b"v", 1, 0)).unwrap_err();
     assert!(matches!(err, StoreError::Moved { slot: 5798, ref addr } if addr == "10.0.0.7:6379"));
     let err = block_on(store.get(b"sip:alice@example.com", 0)).unwrap_err();
     assert!(matches!(err, StoreError::Ask { slot: 5798, ref addr } if addr == "10.0.0.8:6379"));
@@ -380,18 +448,21 @@ fn moved_and_ask_come_back_as_typed_errors_with_slot_and_node() {
 fn noscript_is_answered_by_eval_with_the_same_arguments() {
     let mut store = scripted_store(b"-NOSCRIPT No matching script.\r\n*2\r\n:1\r\n:1\r\n");
     assert_eq!(
-        block_on(store.cas(b"k", 0, b"v", 99)).unwrap(),
+        block_on(store.cas(b"k", 0, b"v", 99, 5)).unwrap(),
         CasOutcome::Written { version: 1 }
     );
     let written = String::from_utf8(store.connection_mut().stream_mut().written.clone()).unwrap();
-    let (evalsha, eval) = written.split_at(written.find("*7\r\n$4\r\nEVAL\r\n").unwrap());
+    let (evalsha, eval) = written.split_at(written.find("*9\r\n$4\r\nEVAL\r\n").unwrap());
     assert!(
         evalsha.starts_with(
-            "*7\r\n$7\r\nEVALSHA\r\n$40\r\n37933d1e77af8b85b08456f34ff9c3cd4b2cb295\r\n"
+            "*9\r\n$7\r\nEVALSHA\r\n$40\r\n716d230347f2789424e48febdd02f378d35431b0\r\n"
         )
     );
-    assert!(evalsha.ends_with("$1\r\n1\r\n$5\r\np:{k}\r\n$1\r\n0\r\n$1\r\nv\r\n$2\r\n99\r\n"));
-    assert!(eval.ends_with("$1\r\n1\r\n$5\r\np:{k}\r\n$1\r\n0\r\n$1\r\nv\r\n$2\r\n99\r\n"));
+    // Key, expected version, value, expiry, key kept until (no grace), now.
+    let args =
+        "$1\r\n1\r\n$5\r\np:{k}\r\n$1\r\n0\r\n$1\r\nv\r\n$2\r\n99\r\n$2\r\n99\r\n$1\r\n5\r\n";
+    assert!(evalsha.ends_with(args));
+    assert!(eval.ends_with(args));
 }
 
 #[test]

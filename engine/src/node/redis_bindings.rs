@@ -84,8 +84,10 @@ impl RedisBindings {
         let result = glommio::timer::timeout(self.timeout, async {
             let r = match op {
                 Op::Get(k) => store.get(&k, now).await.map(Done::Got),
-                Op::Cas(k, v, value, exp) => store.cas(&k, v, &value, exp).await.map(Done::Cas),
-                Op::Delete(k, v) => store.delete(&k, v).await.map(Done::Deleted),
+                Op::Cas(k, v, value, exp) => {
+                    store.cas(&k, v, &value, exp, now).await.map(Done::Cas)
+                }
+                Op::Delete(k, v) => store.delete(&k, v, now).await.map(Done::Deleted),
             };
             Ok(r)
         })

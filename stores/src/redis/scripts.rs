@@ -3,30 +3,41 @@
 //! the tests: edit a script and that test tells you the new digest).
 //!
 //! A record is a hash with fields `value`, `version` and `expires` (ms since
-//! the epoch), and the key expires at `expires` (PEXPIREAT). Versions stay
-//! below 2^53, where Lua's numbers are exact.
+//! the epoch). Its key expires later than that, at `expires` plus a grace the
+//! writer chooses (PEXPIREAT), so an expiry sweep can still remove it itself;
+//! from `expires` on the scripts treat it as absent, as readers do (version
+//! 0), and a write over it continues its version sequence, so a version is
+//! never reused while the key exists. Versions stay below 2^53, where Lua's
+//! numbers are exact.
 
-/// KEYS[1] = key; ARGV = expected version, value, expires_at_ms.
+/// KEYS[1] = key; ARGV = expected version, value, expires_at_ms,
+/// keep_until_ms (the key's PEXPIREAT), now_ms.
 /// Returns `{1, new_version}` when written, `{0, current_version}` on conflict.
 pub(crate) const CAS: &str = "\
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+local stored = redis.call('HMGET', KEYS[1], 'version', 'expires')
+local version = tonumber(stored[1] or '0')
+local current = version
+if tonumber(stored[2] or '0') <= tonumber(ARGV[5]) then current = 0 end
 if current ~= tonumber(ARGV[1]) then return {0, current} end
-local version = current + 1
+version = version + 1
 redis.call('HSET', KEYS[1], 'value', ARGV[2], 'version', string.format('%d', version), 'expires', ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return {1, version}
 ";
 
-/// KEYS[1] = key; ARGV = expected version.
-/// Returns `{1, 0}` when deleted (or absent at version 0), `{0, current_version}` on conflict.
+/// KEYS[1] = key; ARGV = expected version, now_ms.
+/// Returns `{1, 0}` when deleted (or absent, or expired, at version 0),
+/// `{0, current_version}` on conflict.
 pub(crate) const DELETE: &str = "\
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+local stored = redis.call('HMGET', KEYS[1], 'version', 'expires')
+local current = tonumber(stored[1] or '0')
+if tonumber(stored[2] or '0') <= tonumber(ARGV[2]) then current = 0 end
 if current ~= tonumber(ARGV[1]) then return {0, current} end
-if current ~= 0 then redis.call('DEL', KEYS[1]) end
+redis.call('DEL', KEYS[1])
 return {1, 0}
 ";
 
 /// SHA1 of [`CAS`].
-pub(crate) const CAS_SHA1: &str = "37933d1e77af8b85b08456f34ff9c3cd4b2cb295";
+pub(crate) const CAS_SHA1: &str = "716d230347f2789424e48febdd02f378d35431b0";
 /// SHA1 of [`DELETE`].
-pub(crate) const DELETE_SHA1: &str = "b57be96642fb0ad7b1860848ff4566af6fae67f0";
+pub(crate) const DELETE_SHA1: &str = "faff092b74eecd8b5704572013b9354fdd790509";
