@@ -16,7 +16,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_io::Async;
 use futures_lite::future::block_on;
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use stores::redis::{Connection, RedisStore, RedisStoreConfig, Value, parse_redis_url};
+use stores::redis::{
+    Claim, Connection, EXPIRY_BUCKETS, RedisStore, RedisStoreConfig, Value, expiry_bucket,
+    parse_redis_url,
+};
 use stores::{CasOutcome, DeleteOutcome, Record, StoreError};
 
 type Store = RedisStore<Async<TcpStream>>;
@@ -24,6 +27,16 @@ type Store = RedisStore<Async<TcpStream>>;
 /// A store on the test Redis, or `None` (test skipped) when the variable is
 /// unset. A set variable with no Redis behind it fails the test.
 fn connect() -> Option<Store> {
+    let prefix = format!(
+        "riptide-test:{:016x}:",
+        RandomState::new().hash_one(std::process::id())
+    );
+    connect_with_prefix(prefix)
+}
+
+/// As [`connect`], under a given key prefix (a second connection to the
+/// same keys).
+fn connect_with_prefix(prefix: String) -> Option<Store> {
     let Ok(url) = std::env::var("RIPTIDE_TEST_REDIS_URL") else {
         eprintln!("RIPTIDE_TEST_REDIS_URL unset: skipping (run `source scripts/services.sh`)");
         return None;
@@ -31,10 +44,6 @@ fn connect() -> Option<Store> {
     let addr = parse_redis_url(&url).unwrap();
     let socket_addr = addr.host_port().to_socket_addrs().unwrap().next().unwrap();
     let stream = block_on(Async::<TcpStream>::connect(socket_addr)).unwrap();
-    let prefix = format!(
-        "riptide-test:{:016x}:",
-        RandomState::new().hash_one(std::process::id())
-    );
     let mut store = RedisStore::new(stream, RedisStoreConfig { key_prefix: prefix }).unwrap();
     if addr.db != 0 {
         let db = addr.db.to_string();
@@ -322,6 +331,8 @@ fn the_embedded_sha1_digests_are_the_scripts_redis_loads() {
     command(&mut store, &[b"SCRIPT", b"FLUSH"]);
     block_on(store.cas(b"k", 0, b"v", now + 60_000, now)).unwrap();
     block_on(store.delete(b"k", 1, now)).unwrap();
+    block_on(store.claim_due(0, now, 1_000, 1)).unwrap();
+    block_on(store.finish(0, b"k", now)).unwrap();
     let Value::Array(known) = command(
         &mut store,
         &[
@@ -329,11 +340,13 @@ fn the_embedded_sha1_digests_are_the_scripts_redis_loads() {
             b"EXISTS",
             b"716d230347f2789424e48febdd02f378d35431b0",
             b"faff092b74eecd8b5704572013b9354fdd790509",
+            b"df39af4321e1f2bec3551d06d757fef46a1cd8f1",
+            b"9656ce842ec23b96f09ddbe7796b231927ea329b",
         ],
     ) else {
         panic!("array expected")
     };
-    assert_eq!(known, vec![Value::Integer(1), Value::Integer(1)]);
+    assert_eq!(known, vec![Value::Integer(1); 4]);
 }
 
 #[test]
@@ -351,6 +364,205 @@ fn a_wrong_type_under_the_key_is_a_server_error() {
         matches!(err, StoreError::Server(ref m) if m.contains("WRONGTYPE")),
         "{err}"
     );
+}
+
+/// `count` record keys that all fall in expiry bucket `bucket`.
+fn keys_in_bucket(bucket: u16, count: usize) -> Vec<Vec<u8>> {
+    (0..)
+        .map(|i| format!("aor:sip:{i}@example.com").into_bytes())
+        .filter(|k| expiry_bucket(k) == bucket)
+        .take(count)
+        .collect()
+}
+
+fn score(store: &mut Store, bucket: u16, key: &[u8]) -> Value {
+    let index_key = store.expiry_index_key(bucket);
+    command(store, &[b"ZSCORE", &index_key, key])
+}
+
+#[test]
+fn the_expiry_index_is_a_hash_tagged_sorted_set_per_bucket() {
+    let Some(mut store) = connect() else { return };
+    let key = b"aor:sip:alice@example.com";
+    let bucket = expiry_bucket(key);
+    let index_key = store.expiry_index_key(bucket);
+    assert!(index_key.ends_with(format!(":exp:{{{bucket}}}").as_bytes()));
+    assert_eq!(
+        stores::redis::key_slot(&index_key),
+        stores::redis::key_slot(bucket.to_string().as_bytes())
+    );
+    block_on(store.index(key, 1_700_000_000_123)).unwrap();
+    assert_eq!(
+        score(&mut store, bucket, key),
+        Value::Bulk("1700000000123".into())
+    );
+    // A later write's expiry replaces the earlier one; unindex removes it.
+    block_on(store.index(key, 1_700_000_060_000)).unwrap();
+    assert_eq!(
+        command(&mut store, &[b"ZCARD", &index_key]),
+        Value::Integer(1)
+    );
+    block_on(store.unindex(key)).unwrap();
+    assert_eq!(score(&mut store, bucket, key), Value::Nil);
+}
+
+#[test]
+fn two_sweepers_racing_for_the_same_due_records_claim_disjoint_sets() {
+    let Some(mut store) = connect() else { return };
+    let prefix = String::from_utf8(store.redis_key(b""))
+        .unwrap()
+        .trim_end_matches("{}")
+        .to_owned();
+    let now = 1_700_000_000_000;
+    let bucket = 7;
+    let keys = keys_in_bucket(bucket, 200);
+    for (i, key) in keys.iter().enumerate() {
+        block_on(store.index(key, now - 1_000 + i as u64)).unwrap();
+    }
+    let sweepers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut store = connect_with_prefix(prefix.clone()).unwrap();
+            std::thread::spawn(move || {
+                let mut claimed: Vec<Claim> = Vec::new();
+                loop {
+                    let batch = block_on(store.claim_due(bucket, now, 30_000, 7)).unwrap();
+                    if batch.is_empty() {
+                        return claimed;
+                    }
+                    claimed.extend(batch);
+                }
+            })
+        })
+        .collect();
+    let mut claimed: Vec<Vec<Claim>> = sweepers.into_iter().map(|t| t.join().unwrap()).collect();
+    let (b, a) = (claimed.pop().unwrap(), claimed.pop().unwrap());
+    assert!(
+        a.iter().all(|c| !b.iter().any(|d| d.key == c.key)),
+        "a record claimed twice"
+    );
+    let mut all: Vec<Vec<u8>> = a.iter().chain(&b).map(|c| c.key.to_vec()).collect();
+    all.sort();
+    let mut want = keys.clone();
+    want.sort();
+    assert_eq!(all, want, "every due record claimed once");
+    assert!(a.iter().chain(&b).all(|c| c.lease_until_ms == now + 30_000));
+    // Held: nothing more is due until the lease runs out.
+    assert!(
+        block_on(store.claim_due(bucket, now + 29_999, 30_000, 1_000))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn records_not_yet_due_are_not_claimed() {
+    let Some(mut store) = connect() else { return };
+    let now = 1_700_000_000_000;
+    let bucket = 3;
+    let keys = keys_in_bucket(bucket, 3);
+    block_on(async {
+        store.index(&keys[0], now - 1).await.unwrap();
+        store.index(&keys[1], now).await.unwrap();
+        store.index(&keys[2], now + 1).await.unwrap();
+        let claimed = store.claim_due(bucket, now, 10_000, 100).await.unwrap();
+        let claimed: Vec<&[u8]> = claimed.iter().map(|c| &c.key[..]).collect();
+        assert_eq!(claimed, vec![&keys[0][..], &keys[1][..]], "earliest first");
+        let claimed = store.claim_due(bucket, now + 1, 10_000, 100).await.unwrap();
+        assert_eq!(
+            claimed,
+            vec![Claim {
+                key: keys[2].clone().into(),
+                lease_until_ms: now + 10_001
+            }]
+        );
+        // Other buckets are other sets.
+        assert!(
+            store
+                .claim_due((bucket + 1) % EXPIRY_BUCKETS, now + 1, 10_000, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+    assert_eq!(
+        score(&mut store, bucket, &keys[0]),
+        Value::Bulk((now + 10_000).to_string().into())
+    );
+}
+
+#[test]
+fn a_record_indexed_again_during_a_claim_survives_its_finish() {
+    let Some(mut store) = connect() else { return };
+    let now = 1_700_000_000_000;
+    let bucket = 11;
+    let keys = keys_in_bucket(bucket, 2);
+    let (refreshed, expired) = (&keys[0], &keys[1]);
+    block_on(async {
+        store.index(refreshed, now - 5).await.unwrap();
+        store.index(expired, now - 5).await.unwrap();
+        let claimed = store.claim_due(bucket, now, 10_000, 10).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        let lease = claimed[0].lease_until_ms;
+        // A re-registration writes the record and indexes it meanwhile.
+        store.index(refreshed, now + 300_000).await.unwrap();
+        assert!(!store.finish(bucket, refreshed, lease).await.unwrap());
+        assert!(store.finish(bucket, expired, lease).await.unwrap());
+        // Finishing twice, or a member that is not there, removes nothing.
+        assert!(!store.finish(bucket, expired, lease).await.unwrap());
+    });
+    assert_eq!(
+        score(&mut store, bucket, refreshed),
+        Value::Bulk((now + 300_000).to_string().into())
+    );
+    assert_eq!(score(&mut store, bucket, expired), Value::Nil);
+}
+
+#[test]
+fn an_unfinished_claim_is_claimed_again_after_its_lease() {
+    let Some(mut store) = connect() else { return };
+    let now = 1_700_000_000_000;
+    let bucket = 42;
+    let key = &keys_in_bucket(bucket, 1)[0];
+    block_on(async {
+        store.index(key, now).await.unwrap();
+        // The first sweeper claims it and dies without finishing.
+        let first = store.claim_due(bucket, now, 10_000, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(
+            store
+                .claim_due(bucket, now + 9_999, 10_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let second = store
+            .claim_due(bucket, now + 10_000, 10_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            second,
+            vec![Claim {
+                key: key.clone().into(),
+                lease_until_ms: now + 20_000
+            }]
+        );
+        // The first claim's lease is no longer the member's: its finish
+        // leaves the member to the second, whose finish removes it.
+        assert!(
+            !store
+                .finish(bucket, key, first[0].lease_until_ms)
+                .await
+                .unwrap()
+        );
+        assert!(store.finish(bucket, key, now + 20_000).await.unwrap());
+        assert!(
+            store
+                .claim_due(bucket, now + 100_000, 10_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
 }
 
 /// A stream that replies with fixed bytes and records what was written.
@@ -417,6 +629,22 @@ fn a_key_prefix_with_a_brace_is_refused() {
         RedisStore::new(Scripted::new(b""), config),
         Err(StoreError::BadKeyPrefix { .. })
     ));
+}
+
+#[test]
+fn a_bucket_beyond_the_index_is_refused_before_sending_anything() {
+    let mut store = scripted_store(b"");
+    assert!(matches!(
+        block_on(store.claim_due(EXPIRY_BUCKETS, 0, 1_000, 10)),
+        Err(StoreError::BadBucket {
+            bucket: EXPIRY_BUCKETS
+        })
+    ));
+    assert!(matches!(
+        block_on(store.finish(EXPIRY_BUCKETS, b"k", 0)),
+        Err(StoreError::BadBucket { .. })
+    ));
+    assert!(store.connection_mut().stream_mut().written.is_empty());
 }
 
 #[test]

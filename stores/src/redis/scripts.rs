@@ -1,6 +1,7 @@
-//! The Lua scripts that make compare-and-set and delete atomic in Redis, and
-//! their SHA1 digests for EVALSHA (checked against Redis's `SCRIPT LOAD` in
-//! the tests: edit a script and that test tells you the new digest).
+//! The Lua scripts that make compare-and-set, delete and the expiry index's
+//! claims atomic in Redis, and their SHA1 digests for EVALSHA (checked
+//! against Redis in the tests: edit a script and that test tells you the new
+//! digest).
 //!
 //! A record is a hash with fields `value`, `version` and `expires` (ms since
 //! the epoch). Its key expires later than that, at `expires` plus a grace the
@@ -9,6 +10,10 @@
 //! 0), and a write over it continues its version sequence, so a version is
 //! never reused while the key exists. Versions stay below 2^53, where Lua's
 //! numbers are exact.
+//!
+//! The expiry index ([`super::expiry`]) is a sorted set per bucket: member a
+//! record key, score the time its content expires, or the end of a claim's
+//! lease while a sweeper holds it.
 
 /// KEYS[1] = key; ARGV = expected version, value, expires_at_ms,
 /// keep_until_ms (the key's PEXPIREAT), now_ms.
@@ -37,7 +42,35 @@ redis.call('DEL', KEYS[1])
 return {1, 0}
 ";
 
+/// KEYS[1] = an expiry bucket; ARGV = now_ms, lease_until_ms, limit.
+/// Takes up to `limit` members due at `now_ms` (score <= now), earliest
+/// first, and moves their score to `lease_until_ms`: no other claim at a time
+/// before that sees them. Returns the members.
+pub(crate) const CLAIM: &str = "\
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+end
+return due
+";
+
+/// KEYS[1] = an expiry bucket; ARGV = member, lease_until_ms.
+/// Removes the member only if its score is still the claim's lease (a write
+/// that indexed it again meanwhile wins). Returns 1 if removed, else 0.
+pub(crate) const FINISH: &str = "\
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+";
+
 /// SHA1 of [`CAS`].
 pub(crate) const CAS_SHA1: &str = "716d230347f2789424e48febdd02f378d35431b0";
 /// SHA1 of [`DELETE`].
 pub(crate) const DELETE_SHA1: &str = "faff092b74eecd8b5704572013b9354fdd790509";
+/// SHA1 of [`CLAIM`].
+pub(crate) const CLAIM_SHA1: &str = "df39af4321e1f2bec3551d06d757fef46a1cd8f1";
+/// SHA1 of [`FINISH`].
+pub(crate) const FINISH_SHA1: &str = "9656ce842ec23b96f09ddbe7796b231927ea329b";

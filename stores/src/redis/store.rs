@@ -66,6 +66,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         redis_key
     }
 
+    /// What is put before every Redis key.
+    pub(super) fn key_prefix(&self) -> &[u8] {
+        &self.key_prefix
+    }
+
     /// The Redis Cluster slot holding a record.
     pub fn slot(&self, key: &[u8]) -> u16 {
         key_slot(&self.redis_key(key))
@@ -210,7 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
     }
 }
 
-fn decimal(n: u64) -> Vec<u8> {
+pub(super) fn decimal(n: u64) -> Vec<u8> {
     let mut buf = Vec::with_capacity(20);
     push_decimal(&mut buf, n);
     buf
@@ -231,7 +236,7 @@ pub fn error_reply(message: &[u8]) -> StoreError {
     }
 }
 
-fn unexpected(command: &'static str, reply: &Value) -> StoreError {
+pub(super) fn unexpected(command: &'static str, reply: &Value) -> StoreError {
     if let Value::Error(message) = reply {
         return error_reply(message);
     }
