@@ -17,8 +17,8 @@ use async_io::Async;
 use futures_lite::future::block_on;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use stores::redis::{
-    Claim, Connection, EXPIRY_BUCKETS, RedisStore, RedisStoreConfig, Value, expiry_bucket,
-    parse_redis_url,
+    Claim, Connection, EXPIRY_BUCKETS, ExpiredRecord, RedisStore, RedisStoreConfig, Value,
+    expiry_bucket, parse_redis_url,
 };
 use stores::{CasOutcome, DeleteOutcome, Record, StoreError};
 
@@ -332,6 +332,7 @@ fn the_embedded_sha1_digests_are_the_scripts_redis_loads() {
     block_on(store.cas(b"k", 0, b"v", now + 60_000, now)).unwrap();
     block_on(store.delete(b"k", 1, now)).unwrap();
     block_on(store.claim_due(0, now, 1_000, 1)).unwrap();
+    block_on(store.delete_expired(b"k", now)).unwrap();
     block_on(store.finish(0, b"k", now)).unwrap();
     let Value::Array(known) = command(
         &mut store,
@@ -340,13 +341,14 @@ fn the_embedded_sha1_digests_are_the_scripts_redis_loads() {
             b"EXISTS",
             b"716d230347f2789424e48febdd02f378d35431b0",
             b"faff092b74eecd8b5704572013b9354fdd790509",
-            b"df39af4321e1f2bec3551d06d757fef46a1cd8f1",
+            b"2fbc9ec8c3ad22ebfd22064f788dd5cb9bea5d2a",
+            b"85be9310884514ab7fb296857232b4109376ea1b",
             b"9656ce842ec23b96f09ddbe7796b231927ea329b",
         ],
     ) else {
         panic!("array expected")
     };
-    assert_eq!(known, vec![Value::Integer(1); 4]);
+    assert_eq!(known, vec![Value::Integer(1); 5]);
 }
 
 #[test]
@@ -396,14 +398,16 @@ fn the_expiry_index_is_a_hash_tagged_sorted_set_per_bucket() {
         score(&mut store, bucket, key),
         Value::Bulk("1700000000123".into())
     );
-    // A later write's expiry replaces the earlier one; unindex removes it.
+    // A later write's expiry replaces the earlier one.
     block_on(store.index(key, 1_700_000_060_000)).unwrap();
     assert_eq!(
         command(&mut store, &[b"ZCARD", &index_key]),
         Value::Integer(1)
     );
-    block_on(store.unindex(key)).unwrap();
-    assert_eq!(score(&mut store, bucket, key), Value::Nil);
+    assert_eq!(
+        score(&mut store, bucket, key),
+        Value::Bulk("1700000060000".into())
+    );
 }
 
 #[test]
@@ -446,6 +450,11 @@ fn two_sweepers_racing_for_the_same_due_records_claim_disjoint_sets() {
     want.sort();
     assert_eq!(all, want, "every due record claimed once");
     assert!(a.iter().chain(&b).all(|c| c.lease_until_ms == now + 30_000));
+    assert!(
+        a.iter()
+            .chain(&b)
+            .all(|c| (now - 1_000..now - 800).contains(&c.due_at_ms))
+    );
     // Held: nothing more is due until the lease runs out.
     assert!(
         block_on(store.claim_due(bucket, now + 29_999, 30_000, 1_000))
@@ -472,6 +481,7 @@ fn records_not_yet_due_are_not_claimed() {
             claimed,
             vec![Claim {
                 key: keys[2].clone().into(),
+                due_at_ms: now + 1,
                 lease_until_ms: now + 10_001
             }]
         );
@@ -543,6 +553,7 @@ fn an_unfinished_claim_is_claimed_again_after_its_lease() {
             second,
             vec![Claim {
                 key: key.clone().into(),
+                due_at_ms: now + 10_000,
                 lease_until_ms: now + 20_000
             }]
         );
@@ -562,6 +573,55 @@ fn an_unfinished_claim_is_claimed_again_after_its_lease() {
                 .unwrap()
                 .is_empty()
         );
+    });
+}
+
+/// Of two sweepers that found a record expired and kept for its grace,
+/// exactly one deletes it; a record written again meanwhile is left alone.
+#[test]
+fn an_expired_record_is_deleted_by_exactly_one_sweeper() {
+    let Some(mut store) = connect() else { return };
+    // Real time: Redis keeps the keys by its own clock.
+    let now = now_ms();
+    let expires = now - 1;
+    block_on(async {
+        store
+            .cas_with_grace(b"aor:x", 0, b"v", expires, 60_000, now - 10)
+            .await
+            .unwrap();
+        store
+            .cas_with_grace(b"aor:y", 0, b"v", expires, 60_000, now - 10)
+            .await
+            .unwrap();
+    });
+    let mut other = connect_with_prefix(
+        String::from_utf8(store.redis_key(b""))
+            .unwrap()
+            .trim_end_matches("{}")
+            .to_owned(),
+    )
+    .unwrap();
+    let (first, second) = block_on(futures_lite::future::zip(
+        store.delete_expired(b"aor:x", now),
+        other.delete_expired(b"aor:x", now),
+    ));
+    let mut outcomes = [first.unwrap(), second.unwrap()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [ExpiredRecord::Absent, ExpiredRecord::Deleted]);
+    // Re-registered before the sweep got to it: live, left alone.
+    block_on(async {
+        assert_eq!(
+            store
+                .cas(b"aor:y", 0, b"again", now + 60_000, now)
+                .await
+                .unwrap(),
+            CasOutcome::Written { version: 2 }
+        );
+        assert_eq!(
+            store.delete_expired(b"aor:y", now).await.unwrap(),
+            ExpiredRecord::Live
+        );
+        assert!(store.get(b"aor:y", now).await.unwrap().is_some());
     });
 }
 

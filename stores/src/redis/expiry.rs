@@ -13,20 +13,23 @@
 //!
 //! - A writer [`index`](RedisStore::index)es a record after each
 //!   successful write (ZADD: the new expiry replaces the old score, and a
-//!   claim's lease with it).
+//!   claim's lease with it). A delete may leave the member behind.
 //! - A sweeper [`claim_due`](RedisStore::claim_due)s a bucket: a script
 //!   takes the members due at `now_ms` and moves their score to the lease's
 //!   end, so no other claim before then sees them; two sweepers never hold
 //!   the same member, and one that dies leaves its members to be claimed
 //!   again when the lease runs out.
-//! - It settles each member (reads the record, deletes it or indexes it
-//!   again) and [`finish`](RedisStore::finish)es it: a script removes the
-//!   member only if its score is still the lease, so a write that indexed
-//!   the record meanwhile wins.
+//! - It settles each member: [`delete_expired`](RedisStore::delete_expired)
+//!   removes a record that expired and is still kept for its grace, and
+//!   tells the one caller that removed it; a live record is read and indexed
+//!   again at its real expiry.
+//! - It [`finish`](RedisStore::finish)es the member: a script removes it
+//!   only if its score is still the lease, so a write that indexed the
+//!   record meanwhile wins.
 //!
 //! The index is not written atomically with its records (in a cluster they
 //! live in other slots): a member can outlive its record, or its score can
-//! be earlier than the record's expiry. The sweeper reads the record and
+//! be earlier than the record's expiry. The sweeper looks at the record and
 //! decides; the index only says when to look.
 
 use bytes::Bytes;
@@ -57,9 +60,23 @@ pub fn expiry_bucket(key: &[u8]) -> u16 {
 pub struct Claim {
     /// The record key.
     pub key: Bytes,
+    /// The score it was due at when claimed: the record's indexed expiry, or
+    /// the end of an earlier claim's lease that ran out unfinished.
+    pub due_at_ms: u64,
     /// The member's score while the claim holds it: what
     /// [`RedisStore::finish`] must be given.
     pub lease_until_ms: u64,
+}
+
+/// What [`RedisStore::delete_expired`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiredRecord {
+    /// The record had expired and was still kept: this call deleted it.
+    Deleted,
+    /// There was no record (deleted, or dropped by its TTL).
+    Absent,
+    /// The record is live (written again since it was indexed): left alone.
+    Live,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
@@ -90,21 +107,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         match reply {
             Value::Integer(_) => Ok(()),
             other => Err(unexpected("index", &other)),
-        }
-    }
-
-    /// Take a record out of the index (after deleting it on purpose, so no
-    /// sweep looks at it again).
-    pub async fn unindex(&mut self, key: &[u8]) -> Result<(), StoreError> {
-        check_key(key)?;
-        let index_key = self.expiry_index_key(expiry_bucket(key));
-        let reply = self
-            .connection_mut()
-            .command(&[b"ZREM", &index_key, key])
-            .await?;
-        match reply {
-            Value::Integer(_) => Ok(()),
-            other => Err(unexpected("unindex", &other)),
         }
     }
 
@@ -140,19 +142,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
                 &[&now, &lease_until, &limit],
             )
             .await?;
-        let Value::Array(members) = &reply else {
+        let Value::Array(items) = &reply else {
             return Err(unexpected("claim_due", &reply));
         };
-        members
-            .iter()
-            .map(|member| match member {
-                Value::Bulk(key) => Ok(Claim {
+        if items.len() % 2 != 0 {
+            return Err(unexpected("claim_due", &reply));
+        }
+        items
+            .chunks_exact(2)
+            .map(|pair| match pair {
+                [Value::Bulk(key), Value::Bulk(score)] => Ok(Claim {
                     key: Bytes::clone(key),
+                    due_at_ms: parse_score(score).ok_or_else(|| unexpected("claim_due", &reply))?,
                     lease_until_ms,
                 }),
                 _ => Err(unexpected("claim_due", &reply)),
             })
             .collect()
+    }
+
+    /// Delete a record only if it is expired at `now_ms` and Redis still
+    /// keeps it (within its grace): of several sweepers that try, exactly one
+    /// gets [`ExpiredRecord::Deleted`]. A live record is left alone.
+    pub async fn delete_expired(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+    ) -> Result<ExpiredRecord, StoreError> {
+        check_key(key)?;
+        let redis_key = self.redis_key(key);
+        let now = decimal(now_ms);
+        let reply = self
+            .eval(
+                scripts::DELETE_EXPIRED,
+                scripts::DELETE_EXPIRED_SHA1,
+                &redis_key,
+                &[&now],
+            )
+            .await?;
+        match reply {
+            Value::Integer(1) => Ok(ExpiredRecord::Deleted),
+            Value::Integer(0) => Ok(ExpiredRecord::Absent),
+            Value::Integer(-1) => Ok(ExpiredRecord::Live),
+            other => Err(unexpected("delete_expired", &other)),
+        }
     }
 
     /// Done with a claimed record: remove it from `bucket` if its score is
@@ -184,6 +217,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
     }
 }
 
+/// A sorted-set score as Redis writes it (a double; ours are whole
+/// milliseconds below 2^53, so exact).
+fn parse_score(digits: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(digits).ok()?;
+    if let Ok(ms) = text.parse::<u64>() {
+        return Some(ms);
+    }
+    let ms = text.parse::<f64>().ok()?;
+    // Whole, non-negative and within the exact range: nothing is lost.
+    (ms.is_finite() && ms >= 0.0 && ms <= EXPIRES_AT_MS_MAX as f64 && ms.fract() == 0.0)
+        .then_some(ms as u64)
+}
+
 fn check_bucket(bucket: u16) -> Result<(), StoreError> {
     if bucket >= EXPIRY_BUCKETS {
         return Err(StoreError::BadBucket { bucket });
@@ -201,5 +247,15 @@ mod tests {
         assert_eq!(expiry_bucket(b"aor:sip:alice@example.com"), 39);
         assert_eq!(expiry_bucket(b"aor:sip:6505550000@example.com"), 56);
         assert!((0..1000).all(|i| expiry_bucket(format!("k{i}").as_bytes()) < EXPIRY_BUCKETS));
+    }
+
+    #[test]
+    fn scores_parse_as_whole_milliseconds() {
+        assert_eq!(parse_score(b"1700000000123"), Some(1_700_000_000_123));
+        assert_eq!(parse_score(b"1.7e+12"), Some(1_700_000_000_000));
+        assert_eq!(parse_score(b"0"), Some(0));
+        for bad in [&b"-1"[..], b"1.5", b"inf", b"nan", b"1e300", b"", b"x"] {
+            assert_eq!(parse_score(bad), None, "{bad:?}");
+        }
     }
 }

@@ -18,7 +18,7 @@ mod store;
 mod url;
 
 pub use connection::Connection;
-pub use expiry::{Claim, EXPIRY_BUCKETS, expiry_bucket};
+pub use expiry::{Claim, EXPIRY_BUCKETS, ExpiredRecord, expiry_bucket};
 pub use resp::{Limits, RespError, Value};
 pub use slot::{SLOTS_COUNT, key_slot};
 pub use store::{RedisStore, RedisStoreConfig, error_reply};

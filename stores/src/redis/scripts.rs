@@ -45,13 +45,25 @@ return {1, 0}
 /// KEYS[1] = an expiry bucket; ARGV = now_ms, lease_until_ms, limit.
 /// Takes up to `limit` members due at `now_ms` (score <= now), earliest
 /// first, and moves their score to `lease_until_ms`: no other claim at a time
-/// before that sees them. Returns the members.
+/// before that sees them. Returns `{member, score it was due at, ...}`.
 pub(crate) const CLAIM: &str = "\
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], ARGV[2], member)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[2], due[i])
 end
 return due
+";
+
+/// KEYS[1] = key; ARGV = now_ms.
+/// Deletes the record only if it is expired at `now_ms` and still kept (its
+/// grace). Returns 1 when deleted, 0 when there is no record, -1 when the
+/// record is live (left alone).
+pub(crate) const DELETE_EXPIRED: &str = "\
+local expires = redis.call('HGET', KEYS[1], 'expires')
+if not expires then return 0 end
+if tonumber(expires) > tonumber(ARGV[1]) then return -1 end
+redis.call('DEL', KEYS[1])
+return 1
 ";
 
 /// KEYS[1] = an expiry bucket; ARGV = member, lease_until_ms.
@@ -71,6 +83,8 @@ pub(crate) const CAS_SHA1: &str = "716d230347f2789424e48febdd02f378d35431b0";
 /// SHA1 of [`DELETE`].
 pub(crate) const DELETE_SHA1: &str = "faff092b74eecd8b5704572013b9354fdd790509";
 /// SHA1 of [`CLAIM`].
-pub(crate) const CLAIM_SHA1: &str = "df39af4321e1f2bec3551d06d757fef46a1cd8f1";
+pub(crate) const CLAIM_SHA1: &str = "2fbc9ec8c3ad22ebfd22064f788dd5cb9bea5d2a";
+/// SHA1 of [`DELETE_EXPIRED`].
+pub(crate) const DELETE_EXPIRED_SHA1: &str = "85be9310884514ab7fb296857232b4109376ea1b";
 /// SHA1 of [`FINISH`].
 pub(crate) const FINISH_SHA1: &str = "9656ce842ec23b96f09ddbe7796b231927ea329b";
