@@ -272,18 +272,7 @@ mod tests {
         let now = unix_ms();
         let store = ShardStore::open(&dir, ShardStoreConfig::default(), now).unwrap();
         let bindings = EmbeddedBindings::new(store);
-        let binding = |id: &str, expires_at_s| Binding {
-            id: id.into(),
-            uri: id.into(),
-            params: String::new(),
-            path: vec![],
-            call_id: "c1".into(),
-            cseq: 1,
-            expires_at_s,
-            q_millis: None,
-            instance: None,
-            reg_id: None,
-        };
+        let binding = Binding::plain;
         let soon = now / 1000 + 2;
         let later = now / 1000 + 3600;
         let short = Aor {

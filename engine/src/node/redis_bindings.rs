@@ -372,20 +372,8 @@ mod tests {
     use stores::redis::{Value, expiry_bucket};
 
     fn aor_until(expires_at_s: u64) -> Aor {
-        let id = "sip:ue@10.0.0.1:5060";
         Aor {
-            bindings: vec![Binding {
-                id: id.into(),
-                uri: id.into(),
-                params: String::new(),
-                path: vec![],
-                call_id: "c1".into(),
-                cseq: 1,
-                expires_at_s,
-                q_millis: None,
-                instance: None,
-                reg_id: None,
-            }],
+            bindings: vec![Binding::plain("sip:ue@10.0.0.1:5060", expires_at_s)],
         }
     }
 
