@@ -55,6 +55,9 @@ pub struct RedisBindings {
     idle: RefCell<Vec<RedisStore<TcpStream>>>,
     /// A sweep is running on this shard: the next tick does not start another.
     sweeping: Cell<bool>,
+    /// The last sweep failed (and said so): the next failures are quiet
+    /// until one succeeds.
+    sweep_failing: Cell<bool>,
 }
 
 impl RedisBindings {
@@ -68,6 +71,7 @@ impl RedisBindings {
             config: RedisStoreConfig { key_prefix },
             idle: RefCell::new(Vec::new()),
             sweeping: Cell::new(false),
+            sweep_failing: Cell::new(false),
         })
     }
 
@@ -130,11 +134,26 @@ impl RedisBindings {
             return;
         }
         let buckets = (0..EXPIRY_BUCKETS).filter(|b| usize::from(*b) % shards.max(1) == shard);
+        let mut failed = None;
         for bucket in buckets {
             if let Err(e) = self.sweep_bucket(bucket, now_ms, &mut expired).await {
-                tracing::warn!(shard, bucket, error = %e, "expiry sweep of the Redis store failed; it goes on next second");
+                failed = Some((bucket, e));
                 break;
             }
+        }
+        match (failed, self.sweep_failing.get()) {
+            (Some((bucket, e)), false) => {
+                tracing::warn!(shard, bucket, error = %e, "expiry sweep of the Redis store failed; it goes on every second");
+                self.sweep_failing.set(true);
+            }
+            (Some((bucket, e)), true) => {
+                tracing::debug!(shard, bucket, error = %e, "expiry sweep of the Redis store still failing");
+            }
+            (None, true) => {
+                tracing::info!(shard, "expiry sweep of the Redis store works again");
+                self.sweep_failing.set(false);
+            }
+            (None, false) => {}
         }
         self.sweeping.set(false);
     }
@@ -391,6 +410,29 @@ mod tests {
             .await
             .unwrap();
         command(node, &[b"ZSCORE", &index_key, &key]).await
+    }
+
+    /// With Redis unreachable a sweep reports nothing, panics not, and
+    /// leaves the next sweep free to run (and to fail quietly).
+    #[test]
+    fn a_sweep_without_redis_fails_and_the_next_one_runs_again() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let ex = glommio::LocalExecutorBuilder::default().spawn(move || async move {
+            let node = RedisBindings::new(&url, Duration::from_secs(2), "p:".into()).unwrap();
+            let reported = Cell::new(0);
+            for _ in 0..2 {
+                node.sweep(0, 2, unix_ms(), |s| {
+                    reported.set(reported.get() + s.records)
+                })
+                .await;
+                assert!(node.sweep_failing.get());
+                assert!(!node.sweeping.get());
+            }
+            assert_eq!(reported.get(), 0);
+        });
+        ex.unwrap().join().unwrap();
     }
 
     /// Two nodes sweep one Redis at the same moment: the AoR whose binding
