@@ -5,7 +5,8 @@
 //! for 2 s; when the registration times out, exactly one of the two nodes
 //! removes the AoR, counts it and tells the HSS cache (`dereg-timeout`), and
 //! the control plane's registration state goes back to UNREGISTERED (as
-//! Homestead without an HSS leaves a user the network deregistered).
+//! Homestead without an HSS leaves a user the network deregistered). A new
+//! registration then makes it REGISTERED again.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -13,6 +14,7 @@ mod support;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use engine::node::app::owner_shard;
 use futures_lite::future::block_on;
 use futures_lite::io::AssertAsync;
 use stores::redis::{RedisStore, RedisStoreConfig, Value, expiry_bucket, parse_redis_url};
@@ -103,8 +105,20 @@ fn a_registration_that_times_out_is_reported_once_by_two_nodes_on_one_redis() {
     let nodes = [&a, &b];
     let mut redis = SharedRedis::connect(&url, &prefix);
 
-    let user = demo_users(&dir_a)[30].clone();
-    let impu = format!("sip:{}@{}", user.0, user.2);
+    // A user whose AoR another shard sweeps than the one that registers it
+    // (on either node), so the dereg-timeout does not pass through the
+    // registering shard's subscriber cache.
+    let (user, impu) = demo_users(&dir_a)
+        .into_iter()
+        .map(|u| {
+            let impu = format!("sip:{}@{}", u.0, u.2);
+            (u, impu)
+        })
+        .find(|(_, impu)| {
+            let bucket = expiry_bucket(format!("aor:{impu}").as_bytes());
+            owner_shard(impu, 2) != usize::from(bucket) % 2
+        })
+        .unwrap();
     assert_eq!(registration_state(hss, &impu), "NOT_REGISTERED");
     let ue = Ue::new(a.sip);
     let contact = format!("<sip:{}@{}>", user.0, ue.socket.local_addr().unwrap());
@@ -174,4 +188,13 @@ fn a_registration_that_times_out_is_reported_once_by_two_nodes_on_one_redis() {
         let bindings: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(bindings["bindings"], serde_json::json!({}), "{body}");
     }
+
+    // Registering again reaches the HSS cache, though the registering
+    // shard's cache still remembers the first registration: that one ended.
+    // (A new UE socket: the same one would repeat the first REGISTER's
+    // branches, and the transactions would answer them as retransmissions.)
+    let ue = Ue::new(a.sip);
+    let contact = format!("<sip:{}@{}>", user.0, ue.socket.local_addr().unwrap());
+    ue.register_expiring(&user, &[contact], 300);
+    assert_eq!(registration_state(hss, &impu), "REGISTERED");
 }
