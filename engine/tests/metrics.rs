@@ -13,56 +13,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{
     Riptide, SippOutcome, SippServer, all_in_one, data_dir, demo_users, http, injection, ok,
-    register_at, sipp_client_with,
+    register_at, scrape, sipp_client_with, sum,
 };
 
 fn assert_ok(out: &SippOutcome, n: u64) {
     assert!(ok(out, n), "{out:?}");
-}
-
-/// One Prometheus sample: name, labels, value.
-type Sample = (String, Vec<(String, String)>, f64);
-
-fn samples(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (series, value) = l.rsplit_once(' ').unwrap();
-            let (name, labels) = match series.split_once('{') {
-                Some((n, rest)) => (n, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            let labels = labels
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap();
-                    (k.to_owned(), v.trim_matches('"').to_owned())
-                })
-                .collect();
-            (name.to_owned(), labels, value.parse().unwrap())
-        })
-        .collect()
-}
-
-/// The sum over every series of `name` whose labels include `want`.
-fn sum(text: &str, name: &str, want: &[(&str, &str)]) -> u64 {
-    samples(text)
-        .into_iter()
-        .filter(|(n, labels, _)| {
-            n == name
-                && want
-                    .iter()
-                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
-        })
-        .map(|(_, _, v)| v as u64)
-        .sum()
-}
-
-fn scrape(node: &Riptide) -> String {
-    let (status, body) = http(node.management, "GET", "/metrics", "");
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 /// Wait until every shard has published its latencies `times` more times

@@ -11,15 +11,12 @@
 
 mod support;
 
-use bytes::Bytes;
 use engine::node::app::owner_shard;
-use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
-use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
+use sip_fastpath::{HeaderName, Message};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::time::Duration;
 use support::{
-    SippServer, User, all_in_one, data_dir, demo_users, http, http_raw, ok, sipp_client_with,
+    SippServer, Ue, all_in_one, data_dir, demo_users, http, http_raw, ok, sipp_client_with,
 };
 
 /// The registration stores to run each test on: embedded always, Redis
@@ -34,82 +31,6 @@ fn backends(dir: &Path) -> Vec<(&'static str, Vec<String>)> {
         ));
     }
     v
-}
-
-/// A UE over UDP on loopback; a receive that takes longer than 10 s fails
-/// the test (a bound on failure, not a wait for success).
-struct Ue {
-    socket: UdpSocket,
-    node: SocketAddr,
-}
-
-impl Ue {
-    fn new(node: SocketAddr) -> Ue {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Ue { socket, node }
-    }
-
-    fn exchange(&self, request: String) -> Message {
-        self.socket.send_to(request.as_bytes(), self.node).unwrap();
-        let mut buf = vec![0u8; 65_536];
-        loop {
-            let (n, _) = self.socket.recv_from(&mut buf).unwrap();
-            let m = Message::parse(Bytes::copy_from_slice(&buf[..n]), &Limits::default()).unwrap();
-            if m.status().is_some_and(|s| s >= 200) {
-                return m;
-            }
-        }
-    }
-
-    /// REGISTER `user` with `contacts` (whole Contact values), answering
-    /// the digest challenge; the 200 OK.
-    fn register(&self, user: &User, contacts: &[String]) -> Message {
-        let (dn, impi, realm, password) = user;
-        let local = self.socket.local_addr().unwrap();
-        let request = |cseq: u32, auth: &str| {
-            let contact: String = contacts
-                .iter()
-                .map(|c| format!("Contact: {c}\r\n"))
-                .collect();
-            format!(
-                "REGISTER sip:{realm} SIP/2.0\r\nVia: SIP/2.0/UDP {local};rport;branch=z9hG4bK-reg-{dn}-{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{dn}@{realm}>;tag=ue{dn}\r\nTo: <sip:{dn}@{realm}>\r\nCall-ID: reg-{dn}-{}\r\nCSeq: {cseq} REGISTER\r\n{contact}Supported: path, gruu\r\nExpires: 300\r\n{auth}Content-Length: 0\r\n\r\n",
-                local.port()
-            )
-        };
-        let challenge = self.exchange(request(1, ""));
-        assert_eq!(challenge.status(), Some(401));
-        let www = challenge.header_value(HeaderName::WwwAuthenticate).unwrap();
-        let p = AuthParams::parse(www).unwrap();
-        let nonce = String::from_utf8_lossy(p.get(b"nonce").unwrap()).into_owned();
-        let opaque = p
-            .get(b"opaque")
-            .map(|o| format!(",opaque=\"{}\"", String::from_utf8_lossy(o)))
-            .unwrap_or_default();
-        let alg = Algorithm::from_param(p.get(b"algorithm")).unwrap();
-        let uri = format!("sip:{realm}");
-        let h = ha1(alg, impi.as_bytes(), realm.as_bytes(), password.as_bytes());
-        let r = response(
-            alg,
-            h.as_bytes(),
-            &ResponseInput {
-                method: b"REGISTER",
-                uri: uri.as_bytes(),
-                nonce: nonce.as_bytes(),
-                qop: Some((b"00000001", b"0a4f113b", b"auth")),
-            },
-        );
-        let auth = format!(
-            "Authorization: Digest username=\"{impi}\",realm=\"{realm}\",nonce=\"{nonce}\",uri=\"{uri}\",response=\"{}\",algorithm={},cnonce=\"0a4f113b\",qop=auth,nc=00000001{opaque}\r\n",
-            r.as_str(),
-            alg.as_str()
-        );
-        let ok = self.exchange(request(2, &auth));
-        assert_eq!(ok.status(), Some(200));
-        ok
-    }
 }
 
 /// The pub-gruu the 200 OK gave the Contact of `instance`.

@@ -10,9 +10,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use bytes::Bytes;
-use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
+use sip_fastpath::digest::Algorithm;
 use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
-use support::{all_in_one, data_dir, demo_users, http};
+use support::{all_in_one, data_dir, demo_users, digest_authorization, http};
 
 /// A UE on one UDP socket, registering one user.
 struct Ue {
@@ -82,32 +82,8 @@ impl Ue {
     }
 
     fn authorization(&self, offer: &Offer, alg: Algorithm, password: &str) -> String {
-        let h = ha1(
-            alg,
-            self.impi.as_bytes(),
-            self.realm.as_bytes(),
-            password.as_bytes(),
-        );
-        let uri = format!("sip:{}", self.realm);
-        let r = response(
-            alg,
-            h.as_bytes(),
-            &ResponseInput {
-                method: b"REGISTER",
-                uri: uri.as_bytes(),
-                nonce: offer.1.as_bytes(),
-                qop: Some((b"00000001", b"0a4f113b", b"auth")),
-            },
-        );
-        format!(
-            "Digest username=\"{}\",realm=\"{}\",nonce=\"{}\",uri=\"{uri}\",response=\"{}\",algorithm={},cnonce=\"0a4f113b\",opaque=\"{}\",qop=auth,nc=00000001",
-            self.impi,
-            self.realm,
-            offer.1,
-            r.as_str(),
-            alg.as_str(),
-            offer.2
-        )
+        let opaque = Some(offer.2.as_str());
+        digest_authorization(alg, &self.impi, &self.realm, password, &offer.1, opaque)
     }
 
     /// REGISTER → 401 → REGISTER answering the challenge for `alg`: the

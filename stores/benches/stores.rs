@@ -112,21 +112,21 @@ fn redis(c: &mut Criterion) {
     let mut store = RedisStore::new(stream, RedisStoreConfig { key_prefix: prefix }).unwrap();
     let keys = keys();
     let value = vec![b'x'; VALUE_LEN];
-    let expires_at_ms = wall_ms() + 600_000;
+    let now_ms = wall_ms();
+    let expires_at_ms = now_ms + 600_000;
     let mut versions = vec![0u64; KEYS_COUNT];
     let mut i = 0;
     c.bench_function("redis/cas", |b| {
         b.iter(|| {
             i = (i + 1) % KEYS_COUNT;
             let outcome =
-                block_on(store.cas(&keys[i], versions[i], &value, expires_at_ms)).unwrap();
+                block_on(store.cas(&keys[i], versions[i], &value, expires_at_ms, now_ms)).unwrap();
             let CasOutcome::Written { version } = outcome else {
                 panic!("conflict")
             };
             versions[i] = version;
         })
     });
-    let now_ms = wall_ms();
     c.bench_function("redis/get", |b| {
         b.iter(|| {
             i = (i + 1) % KEYS_COUNT;

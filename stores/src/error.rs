@@ -64,6 +64,12 @@ pub enum StoreError {
     /// A Redis key prefix with a brace, which would move the hash tag.
     #[error("redis key prefix {prefix:?} contains a brace")]
     BadKeyPrefix { prefix: String },
+    /// An expiry-index bucket beyond [`crate::redis::EXPIRY_BUCKETS`].
+    #[error(
+        "expiry bucket {bucket} does not exist (there are {})",
+        crate::redis::EXPIRY_BUCKETS
+    )]
+    BadBucket { bucket: u16 },
     /// The Redis URL could not be understood.
     #[error("redis url {url:?}: {reason}")]
     BadUrl { url: String, reason: &'static str },

@@ -12,6 +12,9 @@
 //! - [`redis::RedisStore`]: records as Redis hashes with hash-tagged keys for
 //!   Redis Cluster, compare-and-set by Lua script, over any
 //!   `futures_io::AsyncRead + AsyncWrite` stream (glommio's `TcpStream`).
+//!   Redis drops a record's key by its TTL; the sweep that notices expiries
+//!   works from an expiry index ([`redis::expiry`]) whose claims let several
+//!   engine nodes share it without processing a record twice.
 //!
 //! Time is always passed in (`now_ms`, milliseconds since the Unix epoch); no
 //! code here reads a clock. Not in this crate: the engine's record types, the

@@ -3,7 +3,7 @@
 //! core, ask the role where requests go, and turn the core's actions into
 //! sends and timers.
 
-use super::bindings::{EmbeddedBindings, unix_ms};
+use super::bindings::{EmbeddedBindings, Swept, unix_ms};
 use super::bindings_query::{BindingsQuery, bindings_json};
 use super::config::EngineConfig;
 use super::hss_client::HttpHss;
@@ -90,6 +90,33 @@ const TOKEN_STORE: u64 = 1;
 const TOKEN_METRICS: u64 = 2;
 
 impl EngineApp {
+    /// What a sweep of either registration store removed: count it, and
+    /// tell the HSS cache of the AoRs that timed out.
+    fn on_expired(&self, shard: &Rc<Shard<Self>>, swept: Swept) {
+        self.m().expired_records.add(swept.records as u64);
+        self.deregister_expired(shard, swept.aors);
+    }
+
+    /// Start this shard's sweep of the Redis store's expiry index (it does
+    /// nothing while the previous one still runs).
+    fn sweep_redis(&self, shard: &Rc<Shard<Self>>) {
+        let Some(scscf) = self.scscf.as_ref().map(Rc::clone) else {
+            return;
+        };
+        let shard = Rc::clone(shard);
+        glommio::spawn_local(async move {
+            let ShardBindings::Redis(redis) = &scscf.store.inner else {
+                return;
+            };
+            redis
+                .sweep(shard.id(), shard.count(), unix_ms(), |swept| {
+                    shard.app().on_expired(&shard, swept)
+                })
+                .await;
+        })
+        .detach();
+    }
+
     /// Tell the HSS cache that these AoRs' last bindings expired
     /// (`reqtype=dereg-timeout`, as Sprout does when a registration times
     /// out), each in a task of its own.
@@ -688,10 +715,16 @@ impl App for EngineApp {
     type Mesh = EngineMesh;
 
     fn on_start(&self, shard: &Rc<Shard<Self>>) {
-        if let Some(ShardBindings::Embedded(store)) = self.registration_store() {
-            store.remote.bind(shard);
-            shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
-            self.m().registrations_known.set(1);
+        match self.registration_store() {
+            Some(ShardBindings::Embedded(store)) => {
+                store.remote.bind(shard);
+                shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
+                self.m().registrations_known.set(1);
+            }
+            Some(ShardBindings::Redis(_)) => {
+                shard.timer_at(shard.now_ms() + STORE_MAINTENANCE_MS, TOKEN_STORE);
+            }
+            None => {}
         }
         shard.timer_at(
             shard.now_ms() + super::metrics::sampler::SAMPLE_INTERVAL_MS,
@@ -748,14 +781,14 @@ impl App for EngineApp {
             return;
         }
         if token == TOKEN_STORE {
+            if let Some(ShardBindings::Redis(_)) = self.registration_store() {
+                self.sweep_redis(shard);
+            }
             if let Some(ShardBindings::Embedded(store)) = self.registration_store() {
                 let now = unix_ms();
                 let m = self.m();
                 match store.maintain(now) {
-                    Ok(swept) => {
-                        m.expired_records.add(swept.records as u64);
-                        self.deregister_expired(shard, swept.aors);
-                    }
+                    Ok(swept) => self.on_expired(shard, swept),
                     Err(e) => {
                         m.store_failures.inc();
                         if m.store_failing.raise(now, false) {

@@ -15,7 +15,8 @@
 //! nonce the node no longer knows; AoRs stay as durable as before.
 
 use super::records::{
-    aor_key, challenge_key, decode_aor, encode_aor, live_bindings_in, store_error as err,
+    aor_key, aor_of_key, challenge_key, decode_aor, encode_aor, live_bindings_in,
+    store_error as err,
 };
 use super::remote_aor::{AorOp, AorReply, RemoteAors};
 use crate::auth::Challenge;
@@ -38,7 +39,8 @@ pub fn unix_ms() -> u64 {
 /// What one sweep of the store removed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Swept {
-    /// Records of every kind (AoRs and challenges).
+    /// Records removed: AoRs and challenges (embedded store), AoRs (Redis,
+    /// where challenges expire by Redis's TTL).
     pub records: usize,
     /// The AoRs (default IMPUs) whose last binding expired.
     pub aors: Vec<String>,
@@ -128,10 +130,9 @@ impl EmbeddedBindings {
                 break;
             }
             swept.records += batch.len();
-            swept.aors.extend(batch.iter().filter_map(|k| {
-                let aor = k.strip_prefix(b"aor:")?;
-                String::from_utf8(aor.to_vec()).ok()
-            }));
+            swept
+                .aors
+                .extend(batch.iter().filter_map(|k| aor_of_key(k)));
         }
         store.tick(now_ms).map_err(err)?;
         Ok(swept)
@@ -271,18 +272,7 @@ mod tests {
         let now = unix_ms();
         let store = ShardStore::open(&dir, ShardStoreConfig::default(), now).unwrap();
         let bindings = EmbeddedBindings::new(store);
-        let binding = |id: &str, expires_at_s| Binding {
-            id: id.into(),
-            uri: id.into(),
-            params: String::new(),
-            path: vec![],
-            call_id: "c1".into(),
-            cseq: 1,
-            expires_at_s,
-            q_millis: None,
-            instance: None,
-            reg_id: None,
-        };
+        let binding = Binding::plain;
         let soon = now / 1000 + 2;
         let later = now / 1000 + 3600;
         let short = Aor {

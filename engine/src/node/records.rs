@@ -19,6 +19,13 @@ pub fn aor_key(aor: &str) -> Vec<u8> {
     format!("aor:{aor}").into_bytes()
 }
 
+/// The AoR whose record `key` is ([`aor_key`]'s inverse); `None` for any
+/// other record.
+pub fn aor_of_key(key: &[u8]) -> Option<String> {
+    let aor = key.strip_prefix(b"aor:")?;
+    String::from_utf8(aor.to_vec()).ok()
+}
+
 /// The store key of a challenge, by IMPI and nonce.
 pub fn challenge_key(impi: &str, nonce: &str) -> Vec<u8> {
     format!("chal:{impi}:{nonce}").into_bytes()
@@ -131,6 +138,11 @@ mod tests {
         assert_eq!(live_bindings_in(&encoded[..5], 0), 0);
         let c = Challenge::new([7; 24], "example.com", "00ff", Algorithm::Sha256, 5);
         assert_eq!(decode_challenge(&encode_challenge(&c)).unwrap(), c);
+        assert_eq!(
+            aor_of_key(&aor_key("sip:ue@example.com")).as_deref(),
+            Some("sip:ue@example.com")
+        );
+        assert_eq!(aor_of_key(&challenge_key("ue@example.com", "n")), None);
         assert!(decode_aor(b"{").is_err());
         assert!(decode_aor(b"").is_err());
         assert!(decode_aor(b"\x01\x01").is_err());

@@ -19,8 +19,12 @@
 //! Sprout sends the PUT on every REGISTER and lets Homestead's cache decide
 //! not to repeat the Server-Assignment (`hss_reregistration_time`); the
 //! control plane is our Homestead, so the same decision is taken one hop
-//! earlier, and a PUT that would change nothing is not sent. Errors are never
-//! cached.
+//! earlier, and a PUT that would change nothing is not sent. The entry
+//! answers only while the registration it made lasts (the S-CSCF tells the
+//! cache its last binding's expiry after each REGISTER): a registration that
+//! timed out may have been deregistered (`dereg-timeout`) by another shard's
+//! or, on a shared Redis, another node's sweep, so the next REGISTER is sent,
+//! as Sprout always sends a first registration. Errors are never cached.
 
 use super::metrics::ShardMetrics;
 use crate::hss::{AuthVector, HssError, RegData, RegDataReqType, RegistrationState};
@@ -108,6 +112,17 @@ struct RegEntry {
     /// The state came from our own `reqtype=reg` PUT.
     registered_by_us: bool,
     expires_ms: u64,
+    /// When our registration ends unless renewed (its last binding's
+    /// expiry, as the S-CSCF said); `None` until it says.
+    registration_ends_ms: Option<u64>,
+}
+
+impl RegEntry {
+    /// Whether the entry may answer at `now_ms`: within its TTL, and, for
+    /// our own registration, before that registration ended.
+    fn fresh(&self, now_ms: u64) -> bool {
+        self.expires_ms > now_ms && self.registration_ends_ms.is_none_or(|end| end > now_ms)
+    }
 }
 
 /// Entries looked at for an expired one when a full map needs room.
@@ -233,7 +248,7 @@ impl<H> CachedHss<H> {
         let now = (self.clock)();
         let regs = self.regs.borrow();
         let e = regs.get(impu)?;
-        (e.expires_ms > now && want(e)).then(|| e.data.clone())
+        (e.fresh(now) && want(e)).then(|| e.data.clone())
     }
 
     fn store_reg(&self, generation: u64, impu: &str, entry: RegEntry) {
@@ -314,6 +329,7 @@ impl<H: HssCache> HssCache for CachedHss<H> {
                     registered_by_us: reqtype == RegDataReqType::Reg
                         && d.state == RegistrationState::Registered,
                     expires_ms: (self.clock)() + self.cfg.reg_data_ttl_ms,
+                    registration_ends_ms: None,
                 },
             ),
             // The state at the HSS cache is unknown now.
@@ -345,11 +361,20 @@ impl<H: HssCache> HssCache for CachedHss<H> {
                         impi,
                         registered_by_us: false,
                         expires_ms: (self.clock)() + self.cfg.reg_data_ttl_ms,
+                        registration_ends_ms: None,
                     },
                 );
             }
         }
         r
+    }
+
+    fn registered_until(&self, impu: &str, until_ms: u64) {
+        if let Some(e) = self.regs.borrow_mut().get_mut(impu) {
+            if e.registered_by_us {
+                e.registration_ends_ms = Some(until_ms);
+            }
+        }
     }
 }
 
@@ -510,6 +535,48 @@ mod tests {
         inbox.push(&[Invalidation::All]);
         block_on(c.get_reg_data(IMPU)).unwrap();
         assert_eq!(c.inner.calls.get(), 7);
+    }
+
+    /// A clock of its own, so other tests moving theirs cannot race it.
+    static ENDS_NOW: Clock = Clock::new(1_000_000);
+
+    fn ends_now() -> u64 {
+        ENDS_NOW.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn our_registration_is_answered_from_the_cache_only_until_it_ends() {
+        let inbox = Arc::new(InvalidationInbox::default());
+        let c = CachedHss::new(
+            Counting::default(),
+            SubscriberCacheConfig::default(),
+            inbox,
+            ends_now,
+        );
+        block_on(c.put_reg_data(IMPU, Some(IMPI), RegDataReqType::Reg)).unwrap();
+        c.registered_until(IMPU, ends_now() + 300_000);
+        // A re-registration within the registration: from the cache; it
+        // renews the registration.
+        ENDS_NOW.fetch_add(150_000, Ordering::SeqCst);
+        block_on(c.put_reg_data(IMPU, Some(IMPI), RegDataReqType::Reg)).unwrap();
+        assert_eq!(c.inner.calls.get(), 1);
+        c.registered_until(IMPU, ends_now() + 300_000);
+        ENDS_NOW.fetch_add(299_999, Ordering::SeqCst);
+        block_on(c.get_reg_data(IMPU)).unwrap();
+        assert_eq!(c.inner.calls.get(), 1);
+        // Timed out (a sweep elsewhere told the HSS cache): the next
+        // REGISTER and terminating lookup ask again.
+        ENDS_NOW.fetch_add(1, Ordering::SeqCst);
+        block_on(c.put_reg_data(IMPU, Some(IMPI), RegDataReqType::Reg)).unwrap();
+        assert_eq!(c.inner.calls.get(), 2);
+        ENDS_NOW.fetch_add(1, Ordering::SeqCst);
+        c.registered_until(IMPU, ends_now() - 1);
+        block_on(c.get_reg_data(IMPU)).unwrap();
+        assert_eq!(c.inner.calls.get(), 3);
+        // A state someone else's GET brought is not ours to end.
+        c.registered_until(IMPU, 0);
+        block_on(c.get_reg_data(IMPU)).unwrap();
+        assert_eq!(c.inner.calls.get(), 3);
     }
 
     #[test]

@@ -18,6 +18,25 @@ pub struct Binding {
     pub reg_id: Option<u32>,
 }
 
+#[cfg(test)]
+impl Binding {
+    /// A plain contact for tests: `id` is its URI too, Call-ID `c1`, CSeq 1.
+    pub(crate) fn plain(id: &str, expires_at_s: u64) -> Binding {
+        Binding {
+            id: id.into(),
+            uri: id.into(),
+            params: String::new(),
+            path: vec![],
+            call_id: "c1".into(),
+            cseq: 1,
+            expires_at_s,
+            q_millis: None,
+            instance: None,
+            reg_id: None,
+        }
+    }
+}
+
 /// The bindings of one AoR (keyed by the default IMPU of its implicit registration set).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Aor {

@@ -18,6 +18,12 @@ pub trait HssCache {
     ) -> Result<RegData, HssError>;
     /// `GET /impu/<impu>/reg-data`.
     async fn get_reg_data(&self, impu: &str) -> Result<RegData, HssError>;
+    /// Our registration of `impu` lasts until `until_ms` (its last binding's
+    /// expiry) unless renewed: a cache must not answer for it as registered
+    /// by us after that, since whoever sweeps the expiry (another shard, or
+    /// another node on a shared store) deregisters it at the HSS cache.
+    /// Nothing to do for an HSS cache that keeps nothing.
+    fn registered_until(&self, _impu: &str, _until_ms: u64) {}
 }
 
 /// A value with the version a compare-and-set must present.

@@ -216,6 +216,11 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
                 }
             }
             out.registration = Some((RegistrationKind::from(outcome.kind), true));
+            if matches!(outcome.kind, RegisterKind::Initial | RegisterKind::Refresh) {
+                if let Some(last_s) = outcome.aor.last_expiry_s() {
+                    self.hss.registered_until(impu, last_s.saturating_mul(1000));
+                }
+            }
             if outcome.kind == RegisterKind::Deregistration {
                 let _ = self
                     .hss

@@ -1,6 +1,10 @@
-//! Starting the real `riptide` binary and Debian's SIPp on loopback.
+//! Starting the real `riptide` binary and Debian's SIPp on loopback, a UE
+//! that registers with digest authentication, and reading `/metrics`.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use bytes::Bytes;
+use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
+use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -394,4 +398,148 @@ pub fn register_at(node: &Riptide, dir: &Path, user: &User, port: u16) -> SippOu
     let out = sipp_client_with("register_contact_uac.xml", "u1", node.sip, 1, 10, &extra);
     assert!(ok(&out, 1), "{out:?}");
     out
+}
+
+/// The `Authorization` value answering a REGISTER's digest challenge
+/// (`nonce`, `opaque` if it had one) for `impi` with `password`.
+pub fn digest_authorization(
+    alg: Algorithm,
+    impi: &str,
+    realm: &str,
+    password: &str,
+    nonce: &str,
+    opaque: Option<&str>,
+) -> String {
+    let uri = format!("sip:{realm}");
+    let h = ha1(alg, impi.as_bytes(), realm.as_bytes(), password.as_bytes());
+    let r = response(
+        alg,
+        h.as_bytes(),
+        &ResponseInput {
+            method: b"REGISTER",
+            uri: uri.as_bytes(),
+            nonce: nonce.as_bytes(),
+            qop: Some((b"00000001", b"0a4f113b", b"auth")),
+        },
+    );
+    let opaque = opaque
+        .map(|o| format!(",opaque=\"{o}\""))
+        .unwrap_or_default();
+    format!(
+        "Digest username=\"{impi}\",realm=\"{realm}\",nonce=\"{nonce}\",uri=\"{uri}\",response=\"{}\",algorithm={},cnonce=\"0a4f113b\",qop=auth,nc=00000001{opaque}",
+        r.as_str(),
+        alg.as_str()
+    )
+}
+
+/// A UE over UDP on loopback; a receive that takes longer than 10 s fails
+/// the test (a bound on failure, not a wait for success).
+pub struct Ue {
+    pub socket: UdpSocket,
+    pub node: SocketAddr,
+}
+
+impl Ue {
+    pub fn new(node: SocketAddr) -> Ue {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Ue { socket, node }
+    }
+
+    fn exchange(&self, request: String) -> Message {
+        self.socket.send_to(request.as_bytes(), self.node).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, _) = self.socket.recv_from(&mut buf).unwrap();
+            let m = Message::parse(Bytes::copy_from_slice(&buf[..n]), &Limits::default()).unwrap();
+            if m.status().is_some_and(|s| s >= 200) {
+                return m;
+            }
+        }
+    }
+
+    /// REGISTER `user` with `contacts` (whole Contact values), answering
+    /// the digest challenge; the 200 OK.
+    pub fn register(&self, user: &User, contacts: &[String]) -> Message {
+        self.register_expiring(user, contacts, 300)
+    }
+
+    /// As [`Ue::register`], asking for `expires` seconds.
+    pub fn register_expiring(&self, user: &User, contacts: &[String], expires: u32) -> Message {
+        let (dn, impi, realm, password) = user;
+        let local = self.socket.local_addr().unwrap();
+        let request = |cseq: u32, auth: &str| {
+            let contact: String = contacts
+                .iter()
+                .map(|c| format!("Contact: {c}\r\n"))
+                .collect();
+            format!(
+                "REGISTER sip:{realm} SIP/2.0\r\nVia: SIP/2.0/UDP {local};rport;branch=z9hG4bK-reg-{dn}-{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{dn}@{realm}>;tag=ue{dn}\r\nTo: <sip:{dn}@{realm}>\r\nCall-ID: reg-{dn}-{}\r\nCSeq: {cseq} REGISTER\r\n{contact}Supported: path, gruu\r\nExpires: {expires}\r\n{auth}Content-Length: 0\r\n\r\n",
+                local.port()
+            )
+        };
+        let challenge = self.exchange(request(1, ""));
+        assert_eq!(challenge.status(), Some(401));
+        let www = challenge.header_value(HeaderName::WwwAuthenticate).unwrap();
+        let p = AuthParams::parse(www).unwrap();
+        let nonce = String::from_utf8_lossy(p.get(b"nonce").unwrap()).into_owned();
+        let opaque = p
+            .get(b"opaque")
+            .map(|o| String::from_utf8_lossy(o).into_owned());
+        let alg = Algorithm::from_param(p.get(b"algorithm")).unwrap();
+        let auth = format!(
+            "Authorization: {}\r\n",
+            digest_authorization(alg, impi, realm, password, &nonce, opaque.as_deref())
+        );
+        let ok = self.exchange(request(2, &auth));
+        assert_eq!(ok.status(), Some(200));
+        ok
+    }
+}
+
+/// One Prometheus sample: name, labels, value.
+pub type Sample = (String, Vec<(String, String)>, f64);
+
+pub fn samples(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap();
+                    (k.to_owned(), v.trim_matches('"').to_owned())
+                })
+                .collect();
+            (name.to_owned(), labels, value.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The sum over every series of `name` whose labels include `want`.
+pub fn sum(text: &str, name: &str, want: &[(&str, &str)]) -> u64 {
+    samples(text)
+        .into_iter()
+        .filter(|(n, labels, _)| {
+            n == name
+                && want
+                    .iter()
+                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+        .map(|(_, _, v)| v as u64)
+        .sum()
+}
+
+pub fn scrape(node: &Riptide) -> String {
+    let (status, body) = http(node.management, "GET", "/metrics", "");
+    assert_eq!(status, 200, "{body}");
+    body
 }

@@ -9,7 +9,7 @@ use super::resp::{Value, push_decimal};
 use super::scripts;
 use super::slot::key_slot;
 use crate::record::{check_key, check_record_limits};
-use crate::{CasOutcome, DeleteOutcome, Record, StoreError};
+use crate::{CasOutcome, DeleteOutcome, EXPIRES_AT_MS_MAX, Record, StoreError};
 
 /// How the Redis store names its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         redis_key
     }
 
+    /// What is put before every Redis key.
+    pub(super) fn key_prefix(&self) -> &[u8] {
+        &self.key_prefix
+    }
+
     /// The Redis Cluster slot holding a record.
     pub fn slot(&self, key: &[u8]) -> u16 {
         key_slot(&self.redis_key(key))
@@ -100,24 +105,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
             .collect()
     }
 
-    /// Stores `value` if the current version is `expected_version` (0: the
-    /// record must not exist), to expire at `expires_at_ms` by Redis's clock.
+    /// Stores `value` if the version a reader at `now_ms` sees is
+    /// `expected_version` (0: the record must be absent or expired), to
+    /// expire at `expires_at_ms`; Redis drops the key then too (by its
+    /// clock).
     pub async fn cas(
         &mut self,
         key: &[u8],
         expected_version: u64,
         value: &[u8],
         expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<CasOutcome, StoreError> {
+        self.cas_with_grace(key, expected_version, value, expires_at_ms, 0, now_ms)
+            .await
+    }
+
+    /// As [`Self::cas`], but Redis keeps the key `grace_ms` past
+    /// `expires_at_ms` (its PEXPIREAT), so that an expiry sweep finds and
+    /// removes it itself; readers and writers treat it as absent from
+    /// `expires_at_ms` on all the same, and a write over it continues its
+    /// version sequence.
+    pub async fn cas_with_grace(
+        &mut self,
+        key: &[u8],
+        expected_version: u64,
+        value: &[u8],
+        expires_at_ms: u64,
+        grace_ms: u64,
+        now_ms: u64,
     ) -> Result<CasOutcome, StoreError> {
         check_record_limits(key, value, expires_at_ms)?;
         let expected = decimal(expected_version);
         let expires = decimal(expires_at_ms);
+        let keep_until = decimal(
+            expires_at_ms
+                .saturating_add(grace_ms)
+                .min(EXPIRES_AT_MS_MAX),
+        );
+        let now = decimal(now_ms);
+        let redis_key = self.redis_key(key);
         let reply = self
             .eval(
                 scripts::CAS,
                 scripts::CAS_SHA1,
-                key,
-                &[&expected, value, &expires],
+                &redis_key,
+                &[&expected, value, &expires, &keep_until, &now],
             )
             .await?;
         match script_reply("cas", reply)? {
@@ -126,16 +159,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         }
     }
 
-    /// Deletes the record if the current version is `expected_version`.
+    /// Deletes the record if the version a reader at `now_ms` sees is
+    /// `expected_version` (0: absent, or expired and still kept, which then
+    /// goes).
     pub async fn delete(
         &mut self,
         key: &[u8],
         expected_version: u64,
+        now_ms: u64,
     ) -> Result<DeleteOutcome, StoreError> {
         check_key(key)?;
         let expected = decimal(expected_version);
+        let now = decimal(now_ms);
+        let redis_key = self.redis_key(key);
         let reply = self
-            .eval(scripts::DELETE, scripts::DELETE_SHA1, key, &[&expected])
+            .eval(
+                scripts::DELETE,
+                scripts::DELETE_SHA1,
+                &redis_key,
+                &[&expected, &now],
+            )
             .await?;
         match script_reply("delete", reply)? {
             (true, _) => Ok(DeleteOutcome::Deleted),
@@ -143,18 +186,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         }
     }
 
-    /// EVALSHA, falling back to EVAL (which caches the script again) when
-    /// Redis does not know the script, e.g. after a restart.
-    async fn eval(
+    /// EVALSHA on one Redis key, falling back to EVAL (which caches the
+    /// script again) when Redis does not know the script, e.g. after a
+    /// restart.
+    pub(super) async fn eval(
         &mut self,
         script: &str,
         sha1: &str,
-        key: &[u8],
+        redis_key: &[u8],
         args: &[&[u8]],
     ) -> Result<Value, StoreError> {
-        let redis_key = self.redis_key(key);
         let mut command: Vec<&[u8]> = Vec::with_capacity(4 + args.len());
-        command.extend_from_slice(&[b"EVALSHA", sha1.as_bytes(), b"1", &redis_key]);
+        command.extend_from_slice(&[b"EVALSHA", sha1.as_bytes(), b"1", redis_key]);
         command.extend_from_slice(args);
         let reply = self.connection.command(&command).await?;
         if matches!(&reply, Value::Error(e) if e.starts_with(b"NOSCRIPT")) {
@@ -172,7 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
     }
 }
 
-fn decimal(n: u64) -> Vec<u8> {
+pub(super) fn decimal(n: u64) -> Vec<u8> {
     let mut buf = Vec::with_capacity(20);
     push_decimal(&mut buf, n);
     buf
@@ -193,7 +236,7 @@ pub fn error_reply(message: &[u8]) -> StoreError {
     }
 }
 
-fn unexpected(command: &'static str, reply: &Value) -> StoreError {
+pub(super) fn unexpected(command: &'static str, reply: &Value) -> StoreError {
     if let Value::Error(message) = reply {
         return error_reply(message);
     }
