@@ -60,10 +60,14 @@ impl BindingStore for Store {
     async fn set_aor(&self, _: &str, _: &Aor, _: u64) -> Result<bool, StoreError> {
         Ok(true)
     }
-    async fn put_challenge(&self, _: &str, _: &Challenge) -> Result<(), StoreError> {
-        Ok(())
+    async fn put_challenge(&self, _: &str, _: &Challenge, _: u64) -> Result<bool, StoreError> {
+        Ok(true)
     }
-    async fn get_challenge(&self, _: &str, _: &str) -> Result<Option<Challenge>, StoreError> {
+    async fn get_challenge(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<Versioned<Challenge>>, StoreError> {
         Ok(None)
     }
 }
@@ -73,8 +77,8 @@ async fn calls<H: HssCache, S: BindingStore>(hss: &H, store: &S, ch: &Challenge,
     let _ = black_box(hss.digest_av("i", "u").await);
     let _ = black_box(hss.put_reg_data("u", Some("i"), RegDataReqType::Reg).await);
     let _ = black_box(store.get_challenge("i", "n").await);
-    let _ = black_box(store.put_challenge("i", ch).await);
-    let _ = black_box(store.put_challenge("i", ch).await);
+    let _ = black_box(store.put_challenge("i", ch, 0).await);
+    let _ = black_box(store.put_challenge("i", ch, 1).await);
     let _ = black_box(store.get_aor("u").await);
     let _ = black_box(store.set_aor("u", aor, 0).await);
 }

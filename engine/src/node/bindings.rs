@@ -48,11 +48,18 @@ pub struct Swept {
 
 pub struct EmbeddedBindings {
     store: RefCell<ShardStore>,
-    /// Outstanding challenges by [`challenge_key`], with the time their
-    /// record expires (ms); swept by [`Self::maintain`].
-    challenges: RefCell<HashMap<Vec<u8>, (Challenge, u64)>>,
+    /// Outstanding challenges by [`challenge_key`]; swept by [`Self::maintain`].
+    challenges: RefCell<HashMap<Vec<u8>, HeldChallenge>>,
     /// The AoRs other shards own.
     pub remote: RemoteAors,
+}
+
+/// A challenge held in memory, with when its record expires (ms) and its
+/// version (each write adds one, so a second use of a nonce conflicts).
+struct HeldChallenge {
+    challenge: Challenge,
+    expires_at_ms: u64,
+    version: u64,
 }
 
 /// How long a shard waits for the owner of an AoR to answer.
@@ -121,7 +128,7 @@ impl EmbeddedBindings {
         let mut swept = Swept::default();
         let mut challenges = self.challenges.borrow_mut();
         let before = challenges.len();
-        challenges.retain(|_, (_, expires_at_ms)| *expires_at_ms > now_ms);
+        challenges.retain(|_, c| c.expires_at_ms > now_ms);
         swept.records += before - challenges.len();
         let mut store = self.store.borrow_mut();
         loop {
@@ -193,25 +200,47 @@ impl BindingStore for EmbeddedBindings {
         }
     }
 
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
-        let expires_at_ms = challenge.expires_at_ms.max(unix_ms() + 1);
-        self.challenges.borrow_mut().insert(
-            challenge_key(impi, &challenge.nonce),
-            (challenge.clone(), expires_at_ms),
+    async fn put_challenge(
+        &self,
+        impi: &str,
+        challenge: &Challenge,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let now = unix_ms();
+        let expires_at_ms = challenge.expires_at_ms.max(now + 1);
+        let mut challenges = self.challenges.borrow_mut();
+        let key = challenge_key(impi, &challenge.nonce);
+        let current = challenges
+            .get(&key)
+            .filter(|c| now < c.expires_at_ms)
+            .map_or(0, |c| c.version);
+        if current != expected_version {
+            return Ok(false);
+        }
+        challenges.insert(
+            key,
+            HeldChallenge {
+                challenge: challenge.clone(),
+                expires_at_ms,
+                version: current + 1,
+            },
         );
-        Ok(())
+        Ok(true)
     }
 
     async fn get_challenge(
         &self,
         impi: &str,
         nonce: &str,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<Versioned<Challenge>>, StoreError> {
         let challenges = self.challenges.borrow();
         Ok(challenges
             .get(&challenge_key(impi, nonce))
-            .filter(|(_, expires_at_ms)| unix_ms() < *expires_at_ms)
-            .map(|(c, _)| c.clone()))
+            .filter(|c| unix_ms() < c.expires_at_ms)
+            .map(|c| Versioned {
+                value: c.challenge.clone(),
+                version: c.version,
+            }))
     }
 }
 
@@ -293,7 +322,7 @@ mod tests {
             expires_at_ms: now + 1000,
             nc_next: 1,
         };
-        block_on(bindings.put_challenge("a@example.com", &challenge)).unwrap();
+        assert!(block_on(bindings.put_challenge("a@example.com", &challenge, 0)).unwrap());
 
         assert_eq!(bindings.maintain(now).unwrap(), Swept::default());
         let swept = bindings.maintain((soon + 1) * 1000).unwrap();
@@ -328,9 +357,17 @@ mod tests {
             expires_at_ms: now + 60_000,
             nc_next: 1,
         };
-        block_on(bindings.put_challenge("a@example.com", &challenge)).unwrap();
+        assert!(block_on(bindings.put_challenge("a@example.com", &challenge, 0)).unwrap());
         let got = block_on(bindings.get_challenge("a@example.com", "n1")).unwrap();
-        assert_eq!(got, Some(challenge.clone()));
+        assert_eq!(
+            got,
+            Some(Versioned {
+                value: challenge.clone(),
+                version: 1
+            })
+        );
+        // A second write against the version an earlier reader saw loses.
+        assert!(!block_on(bindings.put_challenge("a@example.com", &challenge, 0)).unwrap());
         assert_eq!(
             block_on(bindings.get_challenge("a@example.com", "n2")).unwrap(),
             None
@@ -344,14 +381,14 @@ mod tests {
             expires_at_ms: 0,
             ..challenge.clone()
         };
-        block_on(bindings.put_challenge("a@example.com", &retired)).unwrap();
+        assert!(block_on(bindings.put_challenge("a@example.com", &retired, 1)).unwrap());
         let later = unix_ms() + 2;
         assert_eq!(bindings.maintain(later).unwrap().records, 1);
         assert_eq!(
             block_on(bindings.get_challenge("a@example.com", "n1")).unwrap(),
             None
         );
-        block_on(bindings.put_challenge("a@example.com", &challenge)).unwrap();
+        assert!(block_on(bindings.put_challenge("a@example.com", &challenge, 0)).unwrap());
         drop(bindings);
 
         let store = ShardStore::open(&dir, ShardStoreConfig::default(), unix_ms()).unwrap();

@@ -304,33 +304,34 @@ impl BindingStore for RedisBindings {
         Ok(true)
     }
 
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
+    async fn put_challenge(
+        &self,
+        impi: &str,
+        challenge: &Challenge,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
         let key = challenge_key(impi, &challenge.nonce);
         let now = unix_ms();
-        let version = match self.with_store(async |s| s.get(&key, now).await).await? {
-            Some(r) => r.version,
-            None => 0,
-        };
         let expires = challenge.expires_at_ms.max(now + 1);
         let bytes = encode_challenge(challenge);
-        match self
-            .with_store(async |s| s.cas(&key, version, &bytes, expires, now).await)
-            .await?
-        {
-            CasOutcome::Written { .. } => Ok(()),
-            CasOutcome::Conflict { .. } => Err(StoreError("challenge changed under us".into())),
-        }
+        let written = self
+            .with_store(async |s| s.cas(&key, expected_version, &bytes, expires, now).await)
+            .await?;
+        Ok(matches!(written, CasOutcome::Written { .. }))
     }
 
     async fn get_challenge(
         &self,
         impi: &str,
         nonce: &str,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<Versioned<Challenge>>, StoreError> {
         let key = challenge_key(impi, nonce);
         let now = unix_ms();
         match self.with_store(async |s| s.get(&key, now).await).await? {
-            Some(r) => Ok(Some(decode_challenge(&r.value).map_err(err)?)),
+            Some(r) => Ok(Some(Versioned {
+                value: decode_challenge(&r.value).map_err(err)?,
+                version: r.version,
+            })),
             None => Ok(None),
         }
     }
@@ -364,10 +365,15 @@ impl BindingStore for ShardBindings {
         }
     }
 
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
+    async fn put_challenge(
+        &self,
+        impi: &str,
+        challenge: &Challenge,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
         match self {
-            ShardBindings::Embedded(s) => s.put_challenge(impi, challenge).await,
-            ShardBindings::Redis(s) => s.put_challenge(impi, challenge).await,
+            ShardBindings::Embedded(s) => s.put_challenge(impi, challenge, expected_version).await,
+            ShardBindings::Redis(s) => s.put_challenge(impi, challenge, expected_version).await,
         }
     }
 
@@ -375,7 +381,7 @@ impl BindingStore for ShardBindings {
         &self,
         impi: &str,
         nonce: &str,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<Versioned<Challenge>>, StoreError> {
         match self {
             ShardBindings::Embedded(s) => s.get_challenge(impi, nonce).await,
             ShardBindings::Redis(s) => s.get_challenge(impi, nonce).await,

@@ -50,7 +50,18 @@ pub trait BindingStore {
         value: &Aor,
         expected_version: u64,
     ) -> Result<bool, StoreError>;
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError>;
-    async fn get_challenge(&self, impi: &str, nonce: &str)
-    -> Result<Option<Challenge>, StoreError>;
+    /// Write a challenge if its stored version is still `expected_version`
+    /// (0: a new nonce); `Ok(false)` on a conflict (a concurrent use of the
+    /// same nonce won).
+    async fn put_challenge(
+        &self,
+        impi: &str,
+        challenge: &Challenge,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+    async fn get_challenge(
+        &self,
+        impi: &str,
+        nonce: &str,
+    ) -> Result<Option<Versioned<Challenge>>, StoreError>;
 }

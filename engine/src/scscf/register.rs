@@ -74,7 +74,7 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
         };
         let method = req.method_bytes().unwrap_or(b"REGISTER");
         let verdict = verify(
-            stored.as_mut(),
+            stored.as_mut().map(|v| &mut v.value),
             &creds,
             method,
             ctx.now_ms,
@@ -85,11 +85,20 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
         match verdict {
             Verdict::Ok => {
                 if let Some(ch) = &stored {
-                    if self.store.put_challenge(&impi, ch).await.is_err() {
-                        return Decision::respond(
-                            500,
-                            "Server Internal Error - Registration Store Unavailable",
-                        );
+                    // Against the version read: of two concurrent uses of
+                    // one nonce, only one goes on; the other is stale.
+                    match self.store.put_challenge(&impi, &ch.value, ch.version).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            out.digest = Some(false);
+                            return self.challenge(&impi, &impu, true, ctx).await;
+                        }
+                        Err(_) => {
+                            return Decision::respond(
+                                500,
+                                "Server Internal Error - Registration Store Unavailable",
+                            );
+                        }
                     }
                 }
                 self.register(req, &impi, &impu, ctx, out).await
@@ -135,7 +144,9 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
                 return Decision::respond(500, "Server Internal Error - No Randomness");
             }
             let ch = Challenge::new(random, &av.realm, ha1, algorithm, ctx.now_ms);
-            if self.store.put_challenge(impi, &ch).await.is_err() {
+            // A new nonce: version 0 (a conflict would be a collision of
+            // 192 random bits, or a store that lies).
+            if !matches!(self.store.put_challenge(impi, &ch, 0).await, Ok(true)) {
                 return Decision::respond(
                     500,
                     "Server Internal Error - Registration Store Unavailable",

@@ -16,7 +16,10 @@ use std::collections::HashMap;
 pub(super) struct MemStore {
     pub(super) broken: bool,
     pub(super) aors: RefCell<HashMap<String, Versioned<Aor>>>,
-    pub(super) challenges: RefCell<HashMap<(String, String), Challenge>>,
+    pub(super) challenges: RefCell<HashMap<(String, String), Versioned<Challenge>>>,
+    /// Another use of the same nonce lands between each read of a stored
+    /// challenge and the write that follows it (bumps its version first).
+    pub(super) concurrent_use: std::cell::Cell<bool>,
 }
 
 impl BindingStore for MemStore {
@@ -51,21 +54,41 @@ impl BindingStore for MemStore {
         Ok(true)
     }
 
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
+    async fn put_challenge(
+        &self,
+        impi: &str,
+        challenge: &Challenge,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
         if self.broken {
             return Err(StoreError("down".into()));
         }
-        self.challenges
-            .borrow_mut()
-            .insert((impi.into(), challenge.nonce.clone()), challenge.clone());
-        Ok(())
+        let key = (impi.to_owned(), challenge.nonce.clone());
+        let mut challenges = self.challenges.borrow_mut();
+        if self.concurrent_use.get() && expected_version > 0 {
+            if let Some(held) = challenges.get_mut(&key) {
+                held.version += 1;
+            }
+        }
+        let version = challenges.get(&key).map_or(0, |v| v.version);
+        if version != expected_version {
+            return Ok(false);
+        }
+        challenges.insert(
+            key,
+            Versioned {
+                value: challenge.clone(),
+                version: version + 1,
+            },
+        );
+        Ok(true)
     }
 
     async fn get_challenge(
         &self,
         impi: &str,
         nonce: &str,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<Versioned<Challenge>>, StoreError> {
         if self.broken {
             return Err(StoreError("down".into()));
         }

@@ -252,6 +252,31 @@ fn an_unknown_nonce_is_challenged_again_with_every_algorithm_stale() {
     assert_eq!(param(&again[0], b"algorithm"), "SHA-256");
 }
 
+/// Two REGISTERs answering the same challenge at once: the one whose write
+/// of the used challenge loses is challenged again (stale), and registers
+/// nothing.
+#[test]
+fn a_nonce_used_concurrently_lets_only_one_register_through() {
+    let s = scscf(Hss::new(&[Algorithm::Sha256, Algorithm::Md5]));
+    let www = challenges(&block_on(s.on_request(&register(1, None), &CTX)));
+    let auth = answer(&www[0], Algorithm::Sha256, "secret");
+    s.store.concurrent_use.set(true);
+    let again = challenges(&block_on(s.on_request(&register(2, Some(&auth)), &CTX)));
+    assert_eq!(again.len(), 2);
+    assert!(
+        again.iter().all(|w| w.ends_with(",stale=TRUE")),
+        "{again:?}"
+    );
+    assert!(s.store.aors.borrow().is_empty());
+    s.store.concurrent_use.set(false);
+    let www = challenges(&block_on(s.on_request(&register(3, None), &CTX)));
+    let auth = answer(&www[0], Algorithm::Sha256, "secret");
+    assert_eq!(
+        status(&block_on(s.on_request(&register(4, Some(&auth)), &CTX))),
+        200
+    );
+}
+
 #[test]
 fn authentication_y_accepts_a_register_without_credentials() {
     let mut s = scscf(Hss::new(&[]));

@@ -111,11 +111,15 @@ impl BindingStore for Store {
         Ok(false)
     }
 
-    async fn put_challenge(&self, _: &str, _: &Challenge) -> Result<(), StoreError> {
-        Ok(())
+    async fn put_challenge(&self, _: &str, _: &Challenge, _: u64) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
-    async fn get_challenge(&self, _: &str, _: &str) -> Result<Option<Challenge>, StoreError> {
+    async fn get_challenge(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<Versioned<Challenge>>, StoreError> {
         Ok(None)
     }
 }

@@ -126,8 +126,16 @@ impl<S: BindingStore> BindingStore for MeteredStore<S> {
         r
     }
 
-    async fn put_challenge(&self, impi: &str, challenge: &Challenge) -> Result<(), StoreError> {
-        let r = self.inner.put_challenge(impi, challenge).await;
+    async fn put_challenge(
+        &self,
+        impi: &str,
+        challenge: &Challenge,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .inner
+            .put_challenge(impi, challenge, expected_version)
+            .await;
         self.done(&r);
         r
     }
@@ -136,7 +144,7 @@ impl<S: BindingStore> BindingStore for MeteredStore<S> {
         &self,
         impi: &str,
         nonce: &str,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<Versioned<Challenge>>, StoreError> {
         let r = self.inner.get_challenge(impi, nonce).await;
         self.done(&r);
         r
