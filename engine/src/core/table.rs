@@ -1,6 +1,6 @@
 //! The transaction table and fork contexts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 use sip_fastpath::transaction::{
@@ -41,7 +41,10 @@ impl Branches for ShardBranches {
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
     pub timers: TimerConfig,
-    /// Most server transactions at once; beyond it new requests get 503.
+    /// Most server transactions at once. A full table first makes room by
+    /// ending the oldest completed non-INVITE transaction (one that only
+    /// waits out Timer J, 32 s on UDP, to absorb retransmissions); only a
+    /// table full of unfinished ones answers new requests 503.
     pub server_transactions_max: usize,
     pub limits: Limits,
 }
@@ -89,6 +92,16 @@ struct ServerTxn<O> {
     origin: O,
     request: Message,
     fork: Option<u64>,
+    /// In [`Core::completed`] already.
+    listed_completed: bool,
+}
+
+impl<O> ServerTxn<O> {
+    /// A non-INVITE transaction whose final response has gone: it only
+    /// absorbs retransmissions until Timer J.
+    fn completed_non_invite(&self) -> bool {
+        matches!(&self.side, ServerSide::NonInvite(t) if t.state() == State::Completed)
+    }
 }
 
 enum ClientSide {
@@ -123,6 +136,12 @@ pub struct Core<O, B> {
     clients: Map<ClientKey, Box<ClientTxn>>,
     forks: Map<u64, Fork>,
     next_fork: u64,
+    /// Completed non-INVITE server transactions, oldest first (entries for
+    /// ones ended since are skipped and trimmed): what a full table ends
+    /// first.
+    completed: VecDeque<ServerKey>,
+    /// Completed transactions ended early to make room.
+    evicted: u64,
     timers: TimerQueue,
     actions: Vec<Action<O>>,
     /// Deadline last announced with WakeAt, so it is announced only when it moves earlier.
@@ -139,6 +158,8 @@ impl<O: Clone, B: Branches> Core<O, B> {
             clients: Map::default(),
             forks: Map::default(),
             next_fork: 0,
+            completed: VecDeque::new(),
+            evicted: 0,
             timers: TimerQueue::default(),
             actions: Vec::new(),
             announced_wake: None,
@@ -152,6 +173,31 @@ impl<O: Clone, B: Branches> Core<O, B> {
     /// Server and client transactions alive.
     pub fn transactions(&self) -> (usize, usize) {
         (self.servers.len(), self.clients.len())
+    }
+
+    /// Completed non-INVITE transactions ended before Timer J to make room
+    /// for new requests (a retransmission arriving later is taken as new).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// End the oldest completed non-INVITE server transaction; false when
+    /// there is none.
+    fn evict_completed(&mut self) -> bool {
+        while let Some(key) = self.completed.pop_front() {
+            if self
+                .servers
+                .get(&key)
+                .is_some_and(|s| s.completed_non_invite())
+            {
+                if let Some(fork) = self.servers.remove(&key).and_then(|s| s.fork) {
+                    self.forks.remove(&fork);
+                }
+                self.evicted += 1;
+                return true;
+            }
+        }
+        false
     }
 
     /// Fork contexts alive (one per forwarded request until its server
@@ -221,7 +267,10 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 Inbound::Handled
             }
             _ => {
-                if self.servers.len() >= self.cfg.server_transactions_max {
+                while self.servers.len() >= self.cfg.server_transactions_max {
+                    if self.evict_completed() {
+                        continue;
+                    }
                     let bytes = req
                         .response(503, "Service Unavailable")
                         .header(HeaderName::RetryAfter, b"1")
@@ -242,6 +291,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                         origin,
                         request: req,
                         fork: None,
+                        listed_completed: false,
                     }),
                 );
                 if is_invite {
@@ -361,6 +411,18 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 }
             }
         }
+        // Timer J ends completed transactions in about the order they
+        // completed: drop the entries of those gone from the front.
+        while let Some(key) = self.completed.front() {
+            if self
+                .servers
+                .get(key)
+                .is_some_and(|s| s.completed_non_invite())
+            {
+                break;
+            }
+            self.completed.pop_front();
+        }
         self.announced_wake = None;
         self.announce_wake();
     }
@@ -425,6 +487,10 @@ impl<O: Clone, B: Branches> Core<O, B> {
             ServerSide::Invite(t) => t.poll_timeout(),
             ServerSide::NonInvite(t) => t.poll_timeout(),
         };
+        if !terminated && !s.listed_completed && s.completed_non_invite() {
+            s.listed_completed = true;
+            self.completed.push_back(key.clone());
+        }
         if terminated {
             // Its fork (and the responses the fork gathered) goes with it:
             // nothing can be sent upstream any more.
@@ -665,6 +731,7 @@ impl<O: Clone, B: Branches> Core<O, B> {
                 origin,
                 request: cancel,
                 fork: None,
+                listed_completed: false,
             }),
         );
         self.server_send(&key, 200, ok, now_ms);

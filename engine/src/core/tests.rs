@@ -78,6 +78,14 @@ fn answer(req: &Message, status: u16) -> Message {
     )
 }
 
+/// The role's answer `status` to the server transaction `key`'s request.
+fn answer_to(c: &Core<&'static str, ShardBranches>, key: &ServerKey, status: u16) -> Bytes {
+    c.request(key)
+        .expect("a live server transaction")
+        .response(status, "OK")
+        .finish()
+}
+
 fn new_key(i: Inbound) -> ServerKey {
     match i {
         Inbound::New(k) => k,
@@ -360,6 +368,48 @@ fn table_full_answers_503_with_retry_after() {
     assert_eq!(
         s.up[0].header_value(HeaderName::RetryAfter),
         Some(&b"1"[..])
+    );
+}
+
+/// A full table ends its oldest completed non-INVITE transaction (one only
+/// waiting out Timer J) to take a new request, rather than answer 503; the
+/// ended one's retransmission is then taken as a new request.
+#[test]
+fn a_full_table_makes_room_by_ending_the_oldest_completed_non_invite() {
+    let mut c = core(CoreConfig {
+        server_transactions_max: 2,
+        ..CoreConfig::default()
+    });
+    let first = new_key(c.on_request(request("OPTIONS", 1, "z9hG4bKdone1", None), UAC, false, 0));
+    c.respond(&first, 200, answer_to(&c, &first, 200), 0);
+    let second = new_key(c.on_request(request("OPTIONS", 2, "z9hG4bKdone2", None), UAC, false, 1));
+    c.respond(&second, 200, answer_to(&c, &second, 200), 1);
+    take(&mut c);
+    assert_eq!(c.transactions().0, 2);
+    // Both completed (Timer J pending): the oldest makes room.
+    new_key(c.on_request(request("OPTIONS", 3, "z9hG4bKnew3", None), UAC, false, 2));
+    assert_eq!(c.transactions().0, 2);
+    assert_eq!(c.evicted(), 1);
+    // The second still absorbs its retransmission with its 200.
+    assert_eq!(
+        c.on_request(request("OPTIONS", 2, "z9hG4bKdone2", None), UAC, false, 3),
+        Inbound::Handled
+    );
+    assert_eq!(statuses(&take(&mut c)), vec![200]);
+    // The table now holds one completed and one unfinished: the completed
+    // one goes; then only unfinished ones are left and a new request gets 503.
+    new_key(c.on_request(request("OPTIONS", 4, "z9hG4bKnew4", None), UAC, false, 4));
+    assert_eq!(c.evicted(), 2);
+    assert_eq!(
+        c.on_request(request("OPTIONS", 5, "z9hG4bKnew5", None), UAC, false, 5),
+        Inbound::Refused
+    );
+    assert_eq!(statuses(&take(&mut c)), vec![503]);
+    // The first one's late retransmission is a new transaction now: refused
+    // too while the table is full of unfinished ones.
+    assert_eq!(
+        c.on_request(request("OPTIONS", 1, "z9hG4bKdone1", None), UAC, false, 6),
+        Inbound::Refused
     );
 }
 

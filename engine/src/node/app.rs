@@ -593,7 +593,10 @@ impl EngineApp {
             m.throttle.admitted.set(t.admitted);
             m.throttle.rejected.set(t.rejected);
         }
-        let (servers, clients) = self.core.borrow().transactions();
+        let core = self.core.borrow();
+        let (servers, clients) = core.transactions();
+        m.transactions_evicted.set(core.evicted());
+        drop(core);
         m.server_transactions.set(servers as u64);
         m.client_transactions.set(clients as u64);
         if let Some(rx) = &self.bindings_queries {

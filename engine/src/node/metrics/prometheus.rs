@@ -232,6 +232,13 @@ pub fn render(shards: &[Arc<ShardMetrics>], alarms: &[ActiveAlarm], samples: u64
     );
     t.per_shard(
         shards,
+        "riptide_sip_completed_transactions_evicted_total",
+        "counter",
+        "Completed non-INVITE server transactions ended before Timer J to make room in a full transaction table.",
+        |m| c(&m.transactions_evicted),
+    );
+    t.per_shard(
+        shards,
         "riptide_shard_handovers_total",
         "counter",
         "Messages handed to the shard owning their AoR or client transaction.",

@@ -193,6 +193,9 @@ pub struct ShardMetrics {
     pub malformed: Counter,
     /// Parsed but refused by validation (400, 416, 420, 483...).
     pub rejected_invalid: Counter,
+    /// Completed non-INVITE server transactions ended before Timer J to
+    /// make room in a full transaction table (set from the core's count).
+    pub transactions_evicted: Counter,
     /// Messages handed to the shard that owns their AoR or client transaction.
     pub handed_over: Counter,
     /// Hand-overs refused because the peer shard's queue was full.
