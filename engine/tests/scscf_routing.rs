@@ -234,6 +234,19 @@ fn a_call_to_another_impu_of_the_set_reaches_the_bindings_on_their_owner_shard()
             String::from_utf8_lossy(answer.header_value(HeaderName::PAssociatedUri).unwrap())
                 .into_owned();
         assert_eq!(associated, format!("<{default}>, <{alias}>"), "{store}");
+        // The management API answers for either IMPU of the set.
+        for impu in [&default, &alias] {
+            let path = format!(
+                "/impu/{}/bindings",
+                impu.replace(':', "%3A").replace('@', "%40")
+            );
+            let (status, body) = http(node.management, "GET", &path, "");
+            assert_eq!(status, 200, "{store} {impu}: {body}");
+            assert!(
+                body.contains(&format!("127.0.0.1:{}", device.port)),
+                "{store} {impu}: {body}"
+            );
+        }
 
         let out = sipp_client_with(
             "call_uri_uac.xml",
