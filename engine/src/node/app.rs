@@ -612,7 +612,20 @@ impl EngineApp {
             return;
         };
         glommio::spawn_local(async move {
-            let answer = match scscf.store.get_aor(&q.impu).await {
+            let mut aor = scscf.store.get_aor(&q.impu).await;
+            // Bindings are kept under the default IMPU of the implicit
+            // registration set: for another IMPU of the set, ask the HSS
+            // cache (usually the shard's cache) which one that is.
+            if aor.as_ref().is_ok_and(|a| a.value.bindings.is_empty()) {
+                if let Ok(reg) = scscf.hss.get_reg_data(&q.impu).await {
+                    if let Some(default) = reg.subscription.unbarred().next() {
+                        if default != q.impu {
+                            aor = scscf.store.get_aor(default).await;
+                        }
+                    }
+                }
+            }
+            let answer = match aor {
                 Ok(aor) => Ok(bindings_json(&aor.value, unix_ms() / 1000)),
                 Err(e) => Err(e.to_string()),
             };
