@@ -410,6 +410,43 @@ fn the_expiry_index_is_a_hash_tagged_sorted_set_per_bucket() {
     );
 }
 
+/// The indexed compare-and-set writes the record and its index entry in one
+/// round trip; a losing write still leaves an index entry (the sweep checks
+/// the record), and after a script flush the EVAL fallback indexes too.
+#[test]
+fn an_indexed_write_indexes_its_record_in_the_same_round_trip() {
+    let Some(mut store) = connect() else { return };
+    let now = now_ms();
+    let key = b"aor:sip:indexed@example.com";
+    let bucket = expiry_bucket(key);
+    let written = block_on(store.cas_with_grace_indexed(key, 0, b"v1", now + 60_000, 5_000, now));
+    assert_eq!(written.unwrap(), CasOutcome::Written { version: 1 });
+    assert_eq!(
+        block_on(store.get(key, now)).unwrap().map(|r| r.value),
+        Some(b"v1".to_vec().into())
+    );
+    assert_eq!(
+        score(&mut store, bucket, key),
+        Value::Bulk((now + 60_000).to_string().into())
+    );
+    // A stale writer loses the compare-and-set; its ZADD went first.
+    let lost = block_on(store.cas_with_grace_indexed(key, 0, b"v0", now + 30_000, 5_000, now));
+    assert_eq!(lost.unwrap(), CasOutcome::Conflict { current_version: 1 });
+    assert_eq!(
+        score(&mut store, bucket, key),
+        Value::Bulk((now + 30_000).to_string().into())
+    );
+    assert_eq!(
+        block_on(store.get(key, now)).unwrap().map(|r| r.value),
+        Some(b"v1".to_vec().into())
+    );
+    // Out-of-range expiries are refused before anything is sent.
+    assert!(matches!(
+        block_on(store.cas_with_grace_indexed(key, 1, b"v2", u64::MAX, 0, now)),
+        Err(StoreError::ExpiryOutOfRange { .. })
+    ));
+}
+
 #[test]
 fn two_sweepers_racing_for_the_same_due_records_claim_disjoint_sets() {
     let Some(mut store) = connect() else { return };

@@ -4,7 +4,8 @@
 //! owns. Several engine nodes can share the Redis.
 //!
 //! Expiry, with several nodes: every AoR write also indexes the AoR at its
-//! last binding's expiry ([`stores::redis::expiry`]), and Redis keeps the
+//! last binding's expiry ([`stores::redis::expiry`]; the ZADD goes ahead of
+//! the compare-and-set in the same round trip), and Redis keeps the
 //! key [`AOR_GRACE_MS`] longer than that (its TTL is last expiry + grace).
 //! Once a second each shard sweeps its share of the index buckets
 //! (`bucket % shards == shard`, so every node sweeps every bucket): it
@@ -286,22 +287,14 @@ impl BindingStore for RedisBindings {
             return Ok(deleted == DeleteOutcome::Deleted);
         };
         let bytes = encode_aor(value);
+        // Indexed in the same round trip, ahead of the write.
         let written = self
             .with_store(async |s| {
-                s.cas_with_grace(&key, expected_version, &bytes, expires, AOR_GRACE_MS, now)
+                s.cas_with_grace_indexed(&key, expected_version, &bytes, expires, AOR_GRACE_MS, now)
                     .await
             })
             .await?;
-        if !matches!(written, CasOutcome::Written { .. }) {
-            return Ok(false);
-        }
-        if let Err(e) = self
-            .with_store(async |s| s.index(&key, expires).await)
-            .await
-        {
-            tracing::warn!(%aor, error = %e, "AoR stored but not indexed for expiry: its timeout goes unnoticed unless it is written again");
-        }
-        Ok(true)
+        Ok(matches!(written, CasOutcome::Written { .. }))
     }
 
     async fn put_challenge(

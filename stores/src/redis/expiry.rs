@@ -11,9 +11,12 @@
 //! (IEEE, as `crc32fast` computes it) of the record key, modulo
 //! [`EXPIRY_BUCKETS`].
 //!
-//! - A writer [`index`](RedisStore::index)es a record after each
-//!   successful write (ZADD: the new expiry replaces the old score, and a
-//!   claim's lease with it). A delete may leave the member behind.
+//! - A writer indexes a record with each write: ZADD (the new expiry
+//!   replaces the old score, and a claim's lease with it) sent ahead of the
+//!   compare-and-set in the same round trip
+//!   ([`cas_with_grace_indexed`](RedisStore::cas_with_grace_indexed)), or
+//!   [`index`](RedisStore::index) on its own. A delete may leave the member
+//!   behind.
 //! - A sweeper [`claim_due`](RedisStore::claim_due)s a bucket: a script
 //!   takes the members due at `now_ms` and moves their score to the lease's
 //!   end, so no other claim before then sees them; two sweepers never hold
@@ -88,6 +91,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         index_key.extend_from_slice(&decimal(u64::from(bucket)));
         index_key.push(b'}');
         index_key
+    }
+
+    /// Index a record at `expires_at_ms` and compare-and-set it (as
+    /// [`RedisStore::cas_with_grace`]) in one round trip, the index first: a
+    /// record this writes is never left unindexed, even if the writer dies
+    /// between the two. A write that loses its compare-and-set leaves its
+    /// expiry as the member's score; the winner's own index write, or the
+    /// sweep that finds the record live, puts the real one back.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn cas_with_grace_indexed(
+        &mut self,
+        key: &[u8],
+        expected_version: u64,
+        value: &[u8],
+        expires_at_ms: u64,
+        grace_ms: u64,
+        now_ms: u64,
+    ) -> Result<crate::CasOutcome, StoreError> {
+        check_key(key)?;
+        if expires_at_ms > EXPIRES_AT_MS_MAX {
+            return Err(StoreError::ExpiryOutOfRange { expires_at_ms });
+        }
+        let index_key = self.expiry_index_key(expiry_bucket(key));
+        let score = decimal(expires_at_ms);
+        let zadd: [&[u8]; 4] = [b"ZADD", &index_key, &score, key];
+        self.cas_after(
+            Some(&zadd),
+            key,
+            expected_version,
+            value,
+            expires_at_ms,
+            grace_ms,
+            now_ms,
+        )
+        .await
     }
 
     /// Index a record to expire at `expires_at_ms`; call it after each

@@ -135,6 +135,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         grace_ms: u64,
         now_ms: u64,
     ) -> Result<CasOutcome, StoreError> {
+        self.cas_after(
+            None,
+            key,
+            expected_version,
+            value,
+            expires_at_ms,
+            grace_ms,
+            now_ms,
+        )
+        .await
+    }
+
+    /// [`Self::cas_with_grace`], with `before` (a command whose reply must
+    /// not be an error) sent ahead of it in the same write.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn cas_after(
+        &mut self,
+        before: Option<&[&[u8]]>,
+        key: &[u8],
+        expected_version: u64,
+        value: &[u8],
+        expires_at_ms: u64,
+        grace_ms: u64,
+        now_ms: u64,
+    ) -> Result<CasOutcome, StoreError> {
         check_record_limits(key, value, expires_at_ms)?;
         let expected = decimal(expected_version);
         let expires = decimal(expires_at_ms);
@@ -146,7 +171,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         let now = decimal(now_ms);
         let redis_key = self.redis_key(key);
         let reply = self
-            .eval(
+            .eval_after(
+                before,
                 scripts::CAS,
                 scripts::CAS_SHA1,
                 &redis_key,
@@ -196,10 +222,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RedisStore<S> {
         redis_key: &[u8],
         args: &[&[u8]],
     ) -> Result<Value, StoreError> {
+        self.eval_after(None, script, sha1, redis_key, args).await
+    }
+
+    /// [`Self::eval`], with `before` sent ahead of it in the same write (one
+    /// round trip); an error reply to `before` is the call's error.
+    pub(super) async fn eval_after(
+        &mut self,
+        before: Option<&[&[u8]]>,
+        script: &str,
+        sha1: &str,
+        redis_key: &[u8],
+        args: &[&[u8]],
+    ) -> Result<Value, StoreError> {
         let mut command: Vec<&[u8]> = Vec::with_capacity(4 + args.len());
         command.extend_from_slice(&[b"EVALSHA", sha1.as_bytes(), b"1", redis_key]);
         command.extend_from_slice(args);
-        let reply = self.connection.command(&command).await?;
+        if let Some(before) = before {
+            self.connection.queue(before);
+        }
+        self.connection.queue(&command);
+        let mut replies = self.connection.send_queued().await?;
+        let reply = replies.pop().ok_or(StoreError::ConnectionClosed)?;
+        if let Some(Value::Error(e)) = replies.pop() {
+            return Err(error_reply(&e));
+        }
         if matches!(&reply, Value::Error(e) if e.starts_with(b"NOSCRIPT")) {
             tracing::debug!(sha1, "redis lacks the script; sending it with EVAL");
             command[0] = b"EVAL";
