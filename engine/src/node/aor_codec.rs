@@ -24,6 +24,8 @@
 //! usually repeated in the Contact parameters: both are stored once, within
 //! the record, so every record stands alone. Decoding checks everything and
 //! returns a [`CodecError`]; it never panics on any input.
+//! `engine/fuzz` (target `records`) checks that, and the round trip, on
+//! arbitrary bytes.
 
 use crate::registrar::{Aor, Binding};
 
@@ -290,6 +292,33 @@ fn text(bytes: &[u8]) -> Result<String, CodecError> {
 }
 
 impl RawBinding<'_> {
+    /// Checks the text fields as [`Self::into_binding`] does (UTF-8, the
+    /// instance offset on a character of the params), without copying them.
+    fn check_text(&self) -> Result<(), CodecError> {
+        fn utf8(b: &[u8]) -> Result<&str, CodecError> {
+            std::str::from_utf8(b).map_err(|_| CodecError::NotUtf8)
+        }
+        if let Some(i) = self.instance {
+            utf8(i)?;
+        }
+        utf8(self.uri)?;
+        if let Some(id) = self.id {
+            utf8(id)?;
+        }
+        let params = utf8(self.params)?;
+        if let (Some(at), Some(_)) = (self.instance_at, self.instance) {
+            usize::try_from(at)
+                .ok()
+                .filter(|&cut| params.is_char_boundary(cut))
+                .ok_or(CodecError::BadInstanceOffset(at))?;
+        }
+        for p in &self.path {
+            utf8(p)?;
+        }
+        utf8(self.call_id)?;
+        Ok(())
+    }
+
     fn into_binding(self) -> Result<Binding, CodecError> {
         let instance = self.instance.map(text).transpose()?;
         let uri = text(self.uri)?;
@@ -362,9 +391,13 @@ pub fn decode(bytes: &[u8]) -> Result<Aor, CodecError> {
 }
 
 /// Bindings expiring after `now_s` in a format-1 record, without building it.
+/// A record [`decode`] refuses is refused here too, text included: the Redis
+/// sweep deletes a record with no live binding, and one that cannot be read
+/// must not be kept alive by its expiries.
 pub fn live_bindings(bytes: &[u8], now_s: u64) -> Result<usize, CodecError> {
     let mut live = 0;
     walk(bytes, |raw| {
+        raw.check_text()?;
         live += usize::from(raw.expires_at_s > now_s);
         Ok(())
     })?;
@@ -480,6 +513,7 @@ mod tests {
         // uri "\xff" is not UTF-8.
         let bad_utf8 = b"\x01\x01\x08\x01\xff\x00\x00\x00\x00\x00";
         assert_eq!(decode(bad_utf8), Err(CodecError::NotUtf8));
+        assert_eq!(live_bindings(bad_utf8, 0), Err(CodecError::NotUtf8));
         // The instance offset must fall inside the params, on a character.
         let mut bytes = encode(&Aor {
             bindings: vec![ue()],
@@ -489,6 +523,10 @@ mod tests {
         assert_eq!(bytes[at], 24, "offset of the instance in the params");
         bytes[at] = 100;
         assert_eq!(decode(&bytes), Err(CodecError::BadInstanceOffset(100)));
+        assert_eq!(
+            live_bindings(&bytes, 0),
+            Err(CodecError::BadInstanceOffset(100))
+        );
         let full = encode(&Aor {
             bindings: vec![ue(), sipp()],
         });

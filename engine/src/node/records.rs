@@ -148,6 +148,19 @@ mod tests {
         assert!(decode_aor(b"\x01\x01").is_err());
     }
 
+    /// Found by `engine/fuzz` (target `records`): a format-1 record whose
+    /// structure is sound but whose params are not UTF-8 failed to decode
+    /// yet counted one live binding, so the Redis sweep kept re-indexing a
+    /// record nobody could read instead of deleting it.
+    #[test]
+    fn an_unreadable_record_counts_no_live_binding() {
+        let input: &[u8] = b"\x01\x01\x0b\x0c<urn:uuid:1>\x14sip:ue@10.0.0.1:5060\x0c;ex\x96\x96res=600\x00\x01c\x01\xf0\xcf\xae\xd8\x06\xe8\x07";
+        assert!(decode_aor(input).is_err());
+        for now in [0, 1_000, u64::MAX] {
+            assert_eq!(live_bindings_in(input, now), 0, "{now}");
+        }
+    }
+
     /// A record as the JSON-writing version stored it (snapshot, log or
     /// Redis value) reads back, and is written back in the binary form.
     #[test]
