@@ -19,15 +19,17 @@ fn config_dir(tag: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     dir
 }
 
-/// Send an OPTIONS to `sip` and return the answer's status line.
-fn options_status(sip: std::net::SocketAddr) -> String {
+/// Send an OPTIONS (with `padding` bytes of an extra header) to `sip` and
+/// return the answer's status line.
+fn options_status(sip: std::net::SocketAddr, padding: usize) -> String {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let me = sock.local_addr().unwrap();
     let req = format!(
         "OPTIONS sip:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKcfg1;rport\r\n\
          Max-Forwards: 70\r\nFrom: <sip:probe@example.com>;tag=1\r\nTo: <sip:{sip}>\r\n\
-         Call-ID: cfg-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+         Call-ID: cfg-1-{padding}\r\nCSeq: 1 OPTIONS\r\nX-Padding: {}\r\nContent-Length: 0\r\n\r\n",
+        "x".repeat(padding)
     );
     sock.send_to(req.as_bytes(), sip).unwrap();
     let mut buf = [0u8; 4096];
@@ -61,7 +63,7 @@ fn the_files_set_addresses_and_options_and_flags_win_over_them() {
     let node = Riptide::spawn(&["--config-dir", d, "--no-pin", "--shards", "1"]);
     assert_eq!(node.sip.port(), sip_port);
     assert_eq!(node.management.port(), mgmt_port);
-    assert_eq!(options_status(node.sip), "SIP/2.0 200 OK");
+    assert_eq!(options_status(node.sip, 0), "SIP/2.0 200 OK");
     let (status, body) = http(node.management, "GET", "/config", "");
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -99,6 +101,38 @@ fn the_files_set_addresses_and_options_and_flags_win_over_them() {
         serde_json::json!(["other.example.org"])
     );
     assert_eq!(v["config"]["log_level"], 3);
+    drop(node);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The message limits come from the files too: a request over
+/// `sip_message_max_bytes` is answered 513 and counted as malformed.
+#[test]
+fn message_limits_from_the_files_are_applied() {
+    let dir = config_dir(
+        "cfg-limits",
+        &[(
+            "shared_config",
+            "sip_message_max_bytes=700\nserver_transactions_max=5000\n",
+        )],
+    );
+    let node = Riptide::start(&["--config-dir", dir.to_str().unwrap(), "--shards", "1"]);
+    assert_eq!(options_status(node.sip, 0), "SIP/2.0 200 OK");
+    assert_eq!(
+        options_status(node.sip, 600),
+        "SIP/2.0 513 Message Too Large"
+    );
+    let (_, body) = http(node.management, "GET", "/config", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["config"]["sip_message_max_bytes"], 700);
+    assert_eq!(v["config"]["server_transactions_max"], 5000);
+    let (_, metrics) = http(node.management, "GET", "/metrics", "");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "riptide_sip_malformed_total{shard=\"0\"} 1"),
+        "{metrics}"
+    );
     drop(node);
     std::fs::remove_dir_all(&dir).unwrap();
 }

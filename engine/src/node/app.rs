@@ -168,6 +168,7 @@ impl EngineApp {
             },
             CoreConfig {
                 limits: cfg.limits,
+                server_transactions_max: cfg.server_transactions_max,
                 ..CoreConfig::default()
             },
         );

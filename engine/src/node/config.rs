@@ -62,6 +62,9 @@ pub struct EngineConfig {
     pub tcp: shards::TcpConfig,
     /// Clearwater's `log_level` (1 errors ... 5 debug).
     pub log_level: u8,
+    /// Most server transactions a shard holds (completed non-INVITE ones
+    /// make room first; beyond it new requests get 503).
+    pub server_transactions_max: usize,
     /// Messages each shard-to-shard queue holds; beyond it a request handed
     /// to its owner shard gets 503 with Retry-After (0: nothing is handed).
     pub shard_queue_depth: usize,
@@ -100,6 +103,7 @@ impl Default for EngineConfig {
             tcp: shards::TcpConfig::default(),
             log_level: 2,
             shard_queue_depth: shards::RuntimeConfig::default().mesh_capacity,
+            server_transactions_max: crate::core::CoreConfig::default().server_transactions_max,
         }
     }
 }

@@ -158,6 +158,15 @@ pub fn apply(settings: &[Setting], cfg: &mut EngineConfig) -> Result<Vec<String>
             "max_token_rate" if v == "0" => cfg.throttle.max_token_rate = 0.0,
             "max_token_rate" => cfg.throttle.max_token_rate = rate(v).map_err(bad)?,
             "throttle_exempt" => cfg.exemptions = parse_exemptions(v).map_err(bad)?,
+            "sip_message_max_bytes" => cfg.limits.message_bytes_max = positive(v).map_err(bad)?,
+            "sip_headers_max" => cfg.limits.headers_max = positive(v).map_err(bad)?,
+            "sip_header_line_max_bytes" => {
+                cfg.limits.header_line_bytes_max = positive(v).map_err(bad)?
+            }
+            "server_transactions_max" => cfg.server_transactions_max = positive(v).map_err(bad)?,
+            "sip_tcp_max_connections" => cfg.tcp.max_connections = positive(v).map_err(bad)?,
+            "sip_tcp_max_connections_per_ip" => cfg.tcp.max_per_ip = positive(v).map_err(bad)?,
+            "sip_tcp_idle_timeout" => cfg.tcp.idle_timeout_ms = number(v).map_err(bad)?,
             "sip_tcp_connect_timeout" => cfg.tcp.connect_timeout_ms = number(v).map_err(bad)?,
             "sip_tcp_send_timeout" => cfg.tcp.send_timeout_ms = number(v).map_err(bad)?,
             other => unused.push(other.to_owned()),
@@ -194,6 +203,14 @@ where
 {
     v.parse()
         .map_err(|e| format!("not a number in range ({e})"))
+}
+
+/// A count or size of at least 1.
+fn positive(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number of at least 1".to_owned()),
+    }
 }
 
 fn rate(v: &str) -> Result<f64, String> {

@@ -25,7 +25,7 @@ fn version_of(text: &str) -> String {
 /// The active configuration as `/config` shows it.
 pub fn config_json(cfg: &EngineConfig) -> Value {
     let t = &cfg.throttle;
-    let settings = json!({
+    let mut settings = json!({
         "local_ip": cfg.local_ip.to_string(),
         "sip_port": cfg.sip_port,
         "shards": cfg.shards,
@@ -69,6 +69,20 @@ pub fn config_json(cfg: &EngineConfig) -> Value {
         "exemptions": format!("{:?}", cfg.exemptions),
         "store": format!("{:?}", cfg.store),
     });
+    // The limits, apart: one json! of everything passes the macro's
+    // recursion limit.
+    let limits = json!({
+        "server_transactions_max": cfg.server_transactions_max,
+        "sip_message_max_bytes": cfg.limits.message_bytes_max,
+        "sip_headers_max": cfg.limits.headers_max,
+        "sip_header_line_max_bytes": cfg.limits.header_line_bytes_max,
+        "sip_tcp_max_connections": cfg.tcp.max_connections,
+        "sip_tcp_max_connections_per_ip": cfg.tcp.max_per_ip,
+        "sip_tcp_idle_timeout": cfg.tcp.idle_timeout_ms,
+    });
+    if let (Some(all), Value::Object(limits)) = (settings.as_object_mut(), limits) {
+        all.extend(limits);
+    }
     let version = version_of(&settings.to_string());
     json!({ "version": version, "config": settings })
 }

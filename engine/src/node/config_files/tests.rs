@@ -66,6 +66,24 @@ fn local_config_and_riptide_keys_set_addresses_ports_and_runtime() {
 }
 
 #[test]
+fn limits_are_set_by_riptide_keys() {
+    let cfg = applied(
+        "shared_config",
+        "sip_message_max_bytes=4000\nsip_headers_max=64\nsip_header_line_max_bytes=2000\n\
+         server_transactions_max=20000\nsip_tcp_max_connections=100\n\
+         sip_tcp_max_connections_per_ip=10\nsip_tcp_idle_timeout=0\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.limits.message_bytes_max, 4000);
+    assert_eq!(cfg.limits.headers_max, 64);
+    assert_eq!(cfg.limits.header_line_bytes_max, 2000);
+    assert_eq!(cfg.server_transactions_max, 20_000);
+    assert_eq!(cfg.tcp.max_connections, 100);
+    assert_eq!(cfg.tcp.max_per_ip, 10);
+    assert_eq!(cfg.tcp.idle_timeout_ms, 0);
+}
+
+#[test]
 fn user_settings_set_authentication_and_log_level() {
     let cfg = applied("user_settings", "authentication=Y\nlog_level=5\n").unwrap();
     assert!(cfg.accept_all_registers);
@@ -109,6 +127,8 @@ fn bad_values_name_file_line_and_key() {
         ("shared_config", "throttle_exempt=ack,invite\n"),
         ("local_config", "udp_driver=epoll\n"),
         ("local_config", "sip_port=70000\n"),
+        ("shared_config", "sip_headers_max=0\n"),
+        ("shared_config", "server_transactions_max=lots\n"),
     ] {
         let key = text.split('=').next().unwrap();
         match applied(file, text) {
