@@ -58,6 +58,14 @@ pub(crate) struct TimerQueue {
 }
 
 impl TimerQueue {
+    /// Room for `n` timers before the heap grows.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        TimerQueue {
+            heap: BinaryHeap::with_capacity(n),
+            pushed: 0,
+        }
+    }
+
     pub(crate) fn push(&mut self, at_ms: u64, txn: TxnRef) {
         self.pushed += 1;
         self.heap.push(Reverse((at_ms, self.pushed, txn)));
