@@ -5,9 +5,9 @@
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
-/// The HA1 of `impi` in `realm` with `password`, as lower-case hex.
-pub fn ha1(impi: &str, realm: &str, password: &str) -> String {
-    let mut h = Md5::new();
+/// `H(impi ":" realm ":" password)` as lower-case hex, with `D` as H.
+fn ha1_with<D: Digest>(impi: &str, realm: &str, password: &str) -> String {
+    let mut h = D::new();
     h.update(impi.as_bytes());
     h.update(b":");
     h.update(realm.as_bytes());
@@ -16,15 +16,14 @@ pub fn ha1(impi: &str, realm: &str, password: &str) -> String {
     hex(&h.finalize())
 }
 
+/// The HA1 of `impi` in `realm` with `password`, as lower-case hex.
+pub fn ha1(impi: &str, realm: &str, password: &str) -> String {
+    ha1_with::<Md5>(impi, realm, password)
+}
+
 /// The SHA-256 HA1 (RFC 7616 §3.4.2): `SHA-256(impi ":" realm ":" password)`, lower-case hex.
 pub fn ha1_sha256(impi: &str, realm: &str, password: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(impi.as_bytes());
-    h.update(b":");
-    h.update(realm.as_bytes());
-    h.update(b":");
-    h.update(password.as_bytes());
-    hex(&h.finalize())
+    ha1_with::<Sha256>(impi, realm, password)
 }
 
 /// Whether `s` looks like a SHA-256 HA1: 64 hex digits.
