@@ -44,6 +44,12 @@ impl ImsSubscription {
             .filter(|p| !p.barred)
             .map(|p| p.identity.as_str())
     }
+
+    /// The default IMPU of the implicit registration set: the first
+    /// unbarred one, under which its bindings are kept.
+    pub fn default_impu(&self) -> Option<&str> {
+        self.unbarred().next()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +184,10 @@ mod tests {
         assert_eq!(
             unbarred,
             vec!["sip:6505550001@example.com", "tel:+16505550001"]
+        );
+        assert_eq!(
+            r.subscription.default_impu(),
+            Some("sip:6505550001@example.com")
         );
         let ifcs = &r.subscription.service_profiles[0].initial_filter_criteria_xml;
         assert_eq!(ifcs.len(), 1);

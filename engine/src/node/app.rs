@@ -619,7 +619,7 @@ impl EngineApp {
             // cache (usually the shard's cache) which one that is.
             if aor.as_ref().is_ok_and(|a| a.value.bindings.is_empty()) {
                 if let Ok(reg) = scscf.hss.get_reg_data(&q.impu).await {
-                    if let Some(default) = reg.subscription.unbarred().next() {
+                    if let Some(default) = reg.subscription.default_impu() {
                         if default != q.impu {
                             aor = scscf.store.get_aor(default).await;
                         }

@@ -15,8 +15,8 @@
 //! nonce the node no longer knows; AoRs stay as durable as before.
 
 use super::records::{
-    aor_key, aor_of_key, challenge_key, decode_aor, encode_aor, live_bindings_in,
-    store_error as err,
+    aor_key, aor_of_key, challenge_key, encode_aor, live_bindings_in, store_error as err,
+    versioned_aor,
 };
 use super::remote_aor::{AorOp, AorReply, RemoteAors};
 use crate::auth::Challenge;
@@ -87,16 +87,9 @@ impl EmbeddedBindings {
     }
 
     fn get_local(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
-        match self.store.borrow().get(&aor_key(aor), unix_ms()) {
-            Some(r) => Ok(Versioned {
-                value: decode_aor(&r.value).map_err(err)?,
-                version: r.version,
-            }),
-            None => Ok(Versioned {
-                value: Aor::default(),
-                version: 0,
-            }),
-        }
+        let store = self.store.borrow();
+        let found = store.get(&aor_key(aor), unix_ms());
+        versioned_aor(found.as_ref().map(|r| (&r.value[..], r.version)))
     }
 
     fn set_local(&self, aor: &str, value: &Aor, expected_version: u64) -> Result<bool, StoreError> {

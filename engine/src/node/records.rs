@@ -61,6 +61,23 @@ pub fn decode_aor(bytes: &[u8]) -> Result<Aor, RecordError> {
     aor_codec::decode(bytes).map_err(|e| RecordError(e.to_string()))
 }
 
+/// The AoR a store found as `(value, version)`, or the empty AoR at version
+/// 0 when there was none: what both stores' `get_aor` answers.
+pub fn versioned_aor(
+    found: Option<(&[u8], u64)>,
+) -> Result<crate::scscf::Versioned<Aor>, crate::scscf::StoreError> {
+    Ok(match found {
+        Some((value, version)) => crate::scscf::Versioned {
+            value: decode_aor(value).map_err(store_error)?,
+            version,
+        },
+        None => crate::scscf::Versioned {
+            value: Aor::default(),
+            version: 0,
+        },
+    })
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredChallenge {
     nonce: String,

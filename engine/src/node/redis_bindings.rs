@@ -24,8 +24,8 @@
 
 use super::bindings::{Swept, unix_ms};
 use super::records::{
-    aor_key, aor_of_key, challenge_key, decode_aor, decode_challenge, encode_aor, encode_challenge,
-    live_bindings_in, store_error as err,
+    aor_key, aor_of_key, challenge_key, decode_challenge, encode_aor, encode_challenge,
+    live_bindings_in, store_error as err, versioned_aor,
 };
 use crate::auth::Challenge;
 use crate::registrar::Aor;
@@ -254,16 +254,8 @@ impl BindingStore for RedisBindings {
     async fn get_aor(&self, aor: &str) -> Result<Versioned<Aor>, StoreError> {
         let key = aor_key(aor);
         let now = unix_ms();
-        match self.with_store(async |s| s.get(&key, now).await).await? {
-            Some(r) => Ok(Versioned {
-                value: decode_aor(&r.value).map_err(err)?,
-                version: r.version,
-            }),
-            None => Ok(Versioned {
-                value: Aor::default(),
-                version: 0,
-            }),
-        }
+        let found = self.with_store(async |s| s.get(&key, now).await).await?;
+        versioned_aor(found.as_ref().map(|r| (&r.value[..], r.version)))
     }
 
     async fn set_aor(

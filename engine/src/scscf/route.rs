@@ -96,7 +96,7 @@ impl<H: HssCache, S: BindingStore> Scscf<H, S> {
         if reg.state != RegistrationState::Registered {
             return Decision::respond(480, "Temporarily Unavailable");
         }
-        let default_impu = reg.subscription.unbarred().next().unwrap_or(impu);
+        let default_impu = reg.subscription.default_impu().unwrap_or(impu);
         let aor = match self.store.get_aor(default_impu).await {
             Ok(a) => a.value,
             Err(_) => {
