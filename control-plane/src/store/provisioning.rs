@@ -29,6 +29,16 @@ pub struct DigestRecord {
     pub algorithms: Algorithms,
 }
 
+/// Insert a private identity, or replace every field of one that exists;
+/// binds impi, realm, digest_ha1, plaintext_password, digest_ha1_sha256,
+/// digest_algorithms.
+const UPSERT_PRIVATE_ID: &str = "INSERT INTO private_ids (impi, realm, digest_ha1, \
+     plaintext_password, digest_ha1_sha256, digest_algorithms) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (impi) DO UPDATE SET realm = excluded.realm, \
+     digest_ha1 = excluded.digest_ha1, plaintext_password = excluded.plaintext_password, \
+     digest_ha1_sha256 = excluded.digest_ha1_sha256, \
+     digest_algorithms = excluded.digest_algorithms";
+
 impl DigestRecord {
     /// The (algorithm, HA1) pairs the IMPI may use and has an HA1 for,
     /// preferred first.
@@ -166,22 +176,15 @@ impl Store {
         plaintext_password: Option<&str>,
         algorithms: Algorithms,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO private_ids (impi, realm, digest_ha1, plaintext_password, \
-             digest_ha1_sha256, digest_algorithms) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (impi) DO UPDATE SET realm = excluded.realm, \
-             digest_ha1 = excluded.digest_ha1, plaintext_password = excluded.plaintext_password, \
-             digest_ha1_sha256 = excluded.digest_ha1_sha256, \
-             digest_algorithms = excluded.digest_algorithms",
-        )
-        .bind(impi.to_owned())
-        .bind(realm.to_owned())
-        .bind(digest_ha1.to_owned())
-        .bind(plaintext_password.map(str::to_owned))
-        .bind(digest_ha1_sha256.map(str::to_owned))
-        .bind(algorithms.column())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(UPSERT_PRIVATE_ID)
+            .bind(impi.to_owned())
+            .bind(realm.to_owned())
+            .bind(digest_ha1.to_owned())
+            .bind(plaintext_password.map(str::to_owned))
+            .bind(digest_ha1_sha256.map(str::to_owned))
+            .bind(algorithms.column())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -733,22 +736,15 @@ impl Store {
             .bind(ifcs.map(str::to_owned))
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO private_ids (impi, realm, digest_ha1, plaintext_password, \
-                 digest_ha1_sha256, digest_algorithms) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (impi) DO UPDATE SET realm = excluded.realm, \
-                 digest_ha1 = excluded.digest_ha1, plaintext_password = excluded.plaintext_password, \
-                 digest_ha1_sha256 = excluded.digest_ha1_sha256, \
-                 digest_algorithms = excluded.digest_algorithms",
-            )
-            .bind(u.impi.clone())
-            .bind(u.realm.clone())
-            .bind(u.digest_ha1.clone())
-            .bind(u.plaintext_password.clone())
-            .bind(u.digest_ha1_sha256.clone())
-            .bind(u.algorithms.column())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(UPSERT_PRIVATE_ID)
+                .bind(u.impi.clone())
+                .bind(u.realm.clone())
+                .bind(u.digest_ha1.clone())
+                .bind(u.plaintext_password.clone())
+                .bind(u.digest_ha1_sha256.clone())
+                .bind(u.algorithms.column())
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("INSERT INTO impi_irs (impi, irs) VALUES ($1, $2)")
                 .bind(u.impi.clone())
                 .bind(irs.clone())
