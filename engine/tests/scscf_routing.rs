@@ -16,7 +16,8 @@ use sip_fastpath::{HeaderName, Message};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use support::{
-    SippServer, Ue, all_in_one, data_dir, demo_users, http, http_raw, ok, sipp_client_with,
+    SippOutcome, SippServer, Ue, all_in_one, data_dir, demo_users, http, http_raw, ok,
+    sipp_client_with,
 };
 
 /// The registration stores to run each test on: embedded always, Redis
@@ -124,6 +125,19 @@ fn a_call_to_a_public_gruu_reaches_only_that_device() {
     }
 }
 
+/// Three calls from the registered `caller_dn` to `target`, sent on the
+/// caller's Service-Route as its P-CSCF would.
+fn orig_calls(sip: SocketAddr, target: &str, service_route: &str, caller_dn: &str) -> SippOutcome {
+    let set = |name: &str, value: String| ["-set".to_owned(), name.to_owned(), value];
+    let args: Vec<String> = [
+        set("target", target.to_owned()),
+        set("service_route", service_route.to_owned()),
+        set("caller", format!("sip:{caller_dn}@example.com")),
+    ]
+    .concat();
+    sipp_client_with("orig_call_uac.xml", "u1", sip, 3, 10, &args)
+}
+
 #[test]
 fn an_originating_call_reaches_the_bgcf_off_net_and_the_callee_on_net() {
     let dir = data_dir("orig");
@@ -146,24 +160,7 @@ fn an_originating_call_reaches_the_bgcf_off_net_and_the_callee_on_net() {
             service_route,
             format!("<sip:{};transport=tcp;lr;orig>", node.sip)
         );
-        let out = sipp_client_with(
-            "orig_call_uac.xml",
-            "u1",
-            node.sip,
-            3,
-            10,
-            &[
-                "-set".into(),
-                "target".into(),
-                "tel:+442071234567".into(),
-                "-set".into(),
-                "service_route".into(),
-                service_route.clone(),
-                "-set".into(),
-                "caller".into(),
-                format!("sip:{}@example.com", caller.0),
-            ],
-        );
+        let out = orig_calls(node.sip, "tel:+442071234567", &service_route, &caller.0);
         assert!(ok(&out, 3), "{store}: {out:?}");
 
         // To a registered user of ours: terminating routing to its binding
@@ -172,24 +169,8 @@ fn an_originating_call_reaches_the_bgcf_off_net_and_the_callee_on_net() {
         let callee = demo_users(&dir)[61].clone();
         let contact = format!("<sip:{}@127.0.0.1:{}>", callee.0, callee_device.port);
         Ue::new(node.sip).register(&callee, &[contact]);
-        let out = sipp_client_with(
-            "orig_call_uac.xml",
-            "u1",
-            node.sip,
-            3,
-            10,
-            &[
-                "-set".into(),
-                "target".into(),
-                format!("sip:{}@example.com", callee.0),
-                "-set".into(),
-                "service_route".into(),
-                service_route,
-                "-set".into(),
-                "caller".into(),
-                format!("sip:{}@example.com", caller.0),
-            ],
-        );
+        let callee_impu = format!("sip:{}@example.com", callee.0);
+        let out = orig_calls(node.sip, &callee_impu, &service_route, &caller.0);
         assert!(ok(&out, 3), "{store} to a local user: {out:?}");
     }
 }
