@@ -7,25 +7,10 @@
 
 mod support;
 
-use std::path::Path;
 use support::{
-    SippServer, User, all_in_one, data_dir, demo_users, http, injection, ok, register_at,
+    SippServer, User, all_in_one, backends, data_dir, demo_users, http, injection, ok, register_at,
     sipp_client_with,
 };
-
-/// The registration stores to run each test on: embedded always, Redis
-/// when the test services are up.
-fn backends(dir: &Path) -> Vec<(&'static str, Vec<String>)> {
-    let mut v = vec![("embedded", Vec::new())];
-    if let Ok(url) = std::env::var("RIPTIDE_TEST_REDIS_URL") {
-        let prefix = format!("test-{}:", dir.file_name().unwrap().to_str().unwrap());
-        v.push((
-            "redis",
-            vec!["--redis".into(), url, "--redis-key-prefix".into(), prefix],
-        ));
-    }
-    v
-}
 
 #[test]
 fn demo_users_register_with_digest_and_a_wrong_password_is_403() {

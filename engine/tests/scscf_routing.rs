@@ -14,25 +14,10 @@ mod support;
 use engine::node::app::owner_shard;
 use sip_fastpath::{HeaderName, Message};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
 use support::{
-    SippOutcome, SippServer, Ue, all_in_one, data_dir, demo_users, http, http_raw, ok,
+    SippOutcome, SippServer, Ue, all_in_one, backends, data_dir, demo_users, http, http_raw, ok,
     sipp_client_with,
 };
-
-/// The registration stores to run each test on: embedded always, Redis
-/// when the test services are up.
-fn backends(dir: &Path) -> Vec<(&'static str, Vec<String>)> {
-    let mut v = vec![("embedded", Vec::new())];
-    if let Ok(url) = std::env::var("RIPTIDE_TEST_REDIS_URL") {
-        let prefix = format!("test-{}:", dir.file_name().unwrap().to_str().unwrap());
-        v.push((
-            "redis",
-            vec!["--redis".into(), url, "--redis-key-prefix".into(), prefix],
-        ));
-    }
-    v
-}
 
 /// The pub-gruu the 200 OK gave the Contact of `instance`.
 fn pub_gruu(ok: &Message, instance: &str) -> String {

@@ -543,3 +543,18 @@ pub fn scrape(node: &Riptide) -> String {
     assert_eq!(status, 200, "{body}");
     body
 }
+
+/// The registration stores to run a test on, as flags for `riptide`:
+/// embedded always, Redis when the test services are up (a key prefix of
+/// the data directory's name, so runs never share keys).
+pub fn backends(dir: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let mut v = vec![("embedded", Vec::new())];
+    if let Ok(url) = std::env::var("RIPTIDE_TEST_REDIS_URL") {
+        let prefix = format!("test-{}:", dir.file_name().unwrap().to_str().unwrap());
+        v.push((
+            "redis",
+            vec!["--redis".into(), url, "--redis-key-prefix".into(), prefix],
+        ));
+    }
+    v
+}
