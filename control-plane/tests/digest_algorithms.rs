@@ -9,7 +9,9 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Backend, Server, TestResult, backends, client, enc, ha1, provision_line};
+use common::{
+    Backend, Server, TestResult, add_public_id, backends, client, enc, ha1, provision_line,
+};
 use control_plane::digest::{Algorithms, ha1_sha256};
 use control_plane::store::Store;
 use engine::hss::parse_auth_vector;
@@ -372,19 +374,7 @@ async fn provisioning_changes_reach_every_engine_before_the_answer() -> TestResu
     assert_eq!(taken(&seen_b), expect);
 
     // Another identity in the IRS: every IMPU of the IRS, and its IMPIs.
-    let r = http
-        .put(format!(
-            "{}{}/public_ids/{}",
-            s.prov,
-            line.sp_path,
-            enc(TEL)
-        ))
-        .body(format!(
-            "<PublicIdentity><Identity>{TEL}</Identity></PublicIdentity>"
-        ))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK);
+    add_public_id(&http, &s.prov, &line, TEL).await?;
     let irs_change = vec![(
         "/subscriber-cache/invalidate".to_owned(),
         json!({"impis": [IMPI], "impus": [IMPU, TEL]}),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, TestResult, backends, client, enc, ha1, provision_line};
+use common::{Server, TestResult, add_public_id, backends, client, enc, ha1, provision_line};
 use engine::hss::{
     HssError, HssRequest, HttpResponse, HttpResponseFramer, RegData, RegDataReqType,
     RegistrationState, parse_auth_vector,
@@ -77,19 +77,7 @@ async fn provision(s: &Server) -> Result<common::Line, Box<dyn std::error::Error
         &ha1(IMPI, "example.com", "secret"),
     )
     .await?;
-    let r = http
-        .put(format!(
-            "{}{}/public_ids/{}",
-            s.prov,
-            line.sp_path,
-            enc(TEL)
-        ))
-        .body(format!(
-            "<PublicIdentity><Identity>{TEL}</Identity></PublicIdentity>"
-        ))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK);
+    add_public_id(&http, &s.prov, &line, TEL).await?;
     Ok(line)
 }
 

@@ -274,6 +274,25 @@ pub async fn provision_line(
     Ok(Line { irs, sp_path })
 }
 
+/// Add `impu` to the line's service profile (so to its implicit
+/// registration set), asserting 200.
+pub async fn add_public_id(
+    http: &reqwest::Client,
+    prov: &str,
+    line: &Line,
+    impu: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let r = http
+        .put(format!("{prov}{}/public_ids/{}", line.sp_path, enc(impu)))
+        .body(format!(
+            "<PublicIdentity><Identity>{impu}</Identity></PublicIdentity>"
+        ))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    Ok(())
+}
+
 /// The HA1 of (impi, realm, password).
 pub fn ha1(impi: &str, realm: &str, password: &str) -> String {
     control_plane::digest::ha1(impi, realm, password)
