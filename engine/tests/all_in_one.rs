@@ -9,7 +9,7 @@ mod support;
 
 use support::{
     SippServer, User, all_in_one, backends, data_dir, demo_users, http, injection, ok, register_at,
-    sipp_client_with,
+    scrape, sipp_client_with, sum,
 };
 
 #[test]
@@ -215,11 +215,6 @@ fn a_full_shard_queue_answers_503_with_retry_after() {
     }
     // 2^-32 that SO_REUSEPORT put all 32 sources on one shard.
     assert!(ok > 0 && rejected > 0, "ok {ok}, rejected {rejected}");
-    let (_, metrics) = http(node.management, "GET", "/metrics", "");
-    let counted: u64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("riptide_shard_queue_full_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum();
+    let counted = sum(&scrape(&node), "riptide_shard_queue_full_total", &[]);
     assert_eq!(counted, rejected);
 }

@@ -8,7 +8,7 @@ mod support;
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
-use support::{Riptide, data_dir, free_port, http};
+use support::{Riptide, data_dir, free_port, http, scrape, sum};
 
 fn config_dir(tag: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     let dir = data_dir(tag);
@@ -126,13 +126,12 @@ fn message_limits_from_the_files_are_applied() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["config"]["sip_message_max_bytes"], 700);
     assert_eq!(v["config"]["server_transactions_max"], 5000);
-    let (_, metrics) = http(node.management, "GET", "/metrics", "");
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l == "riptide_sip_malformed_total{shard=\"0\"} 1"),
-        "{metrics}"
+    let malformed = sum(
+        &scrape(&node),
+        "riptide_sip_malformed_total",
+        &[("shard", "0")],
     );
+    assert_eq!(malformed, 1);
     drop(node);
     std::fs::remove_dir_all(&dir).unwrap();
 }
