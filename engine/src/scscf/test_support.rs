@@ -100,6 +100,35 @@ impl BindingStore for MemStore {
     }
 }
 
+/// A UE registering `impu` from `contact` (its host sends), on one Call-ID,
+/// with `extra` header lines (each ending CRLF).
+pub(super) struct RegisteringUe<'a> {
+    pub(super) impu: &'a str,
+    pub(super) contact: &'a str,
+    pub(super) call_id: &'a str,
+    pub(super) extra: &'a str,
+}
+
+impl RegisteringUe<'_> {
+    /// Its REGISTER with CSeq `cseq`, Expires 300, and `authorization` if any.
+    pub(super) fn register(&self, cseq: u32, authorization: Option<&str>) -> Message {
+        let RegisteringUe {
+            impu,
+            contact,
+            call_id,
+            extra,
+        } = self;
+        let sent_by = contact.rsplit('@').next().unwrap_or(contact);
+        let auth = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {sent_by};branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <{impu}>;tag=f\r\nTo: <{impu}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <{contact}>\r\n{extra}Expires: 300\r\n{auth}Content-Length: 0\r\n\r\n"
+        );
+        Message::parse(bytes::Bytes::from(text), &Limits::default()).expect("parses")
+    }
+}
+
 pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     // The stand-ins never wait, so one poll completes the future.
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());

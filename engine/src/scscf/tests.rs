@@ -8,7 +8,7 @@ use bytes::Bytes;
 use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
 use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
 
-use super::test_support::{MemStore as Store, block_on, status};
+use super::test_support::{MemStore as Store, RegisteringUe, block_on, status};
 use super::{HssCache, Scscf, ScscfConfig};
 use crate::hss::{
     AuthVector, HssError, ImsSubscription, PublicIdentity, RegData, RegDataReqType,
@@ -114,16 +114,13 @@ fn scscf(hss: Hss, store: Store) -> Scscf<Hss, Store> {
 }
 
 fn register(cseq: u32, authorization: Option<&str>) -> Message {
-    let auth = authorization
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    Message::parse(
-        Bytes::from(format!(
-            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKreg{cseq}\r\nMax-Forwards: 70\r\nFrom: <{IMPU}>;tag=f\r\nTo: <{IMPU}>\r\nCall-ID: reg-call\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:6505550001@10.0.0.1:5060>\r\nPath: <sip:pcscf.example.com:5058;lr>\r\nExpires: 300\r\n{auth}Content-Length: 0\r\n\r\n"
-        )),
-        &Limits::default(),
-    )
-    .expect("parses")
+    let ue = RegisteringUe {
+        impu: IMPU,
+        contact: "sip:6505550001@10.0.0.1:5060",
+        call_id: "reg-call",
+        extra: "Path: <sip:pcscf.example.com:5058;lr>\r\n",
+    };
+    ue.register(cseq, authorization)
 }
 
 const CTX: RequestContext = RequestContext {

@@ -2,13 +2,12 @@
 //! `authentication=Y`, and REGISTERs answered from the per-shard subscriber
 //! cache — over in-memory stand-ins for the HSS cache and the store.
 
-use super::test_support::{MemStore as Store, block_on, status};
+use super::test_support::{MemStore as Store, RegisteringUe, block_on, status};
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use sip_fastpath::digest::{Algorithm, ResponseInput, ha1, response};
-use sip_fastpath::{AuthParams, HeaderName, Limits, Message};
+use sip_fastpath::{AuthParams, HeaderName, Message};
 
 use super::{HssCache, Scscf, ScscfConfig};
 use crate::hss::{
@@ -120,16 +119,13 @@ const CTX: RequestContext = RequestContext {
 };
 
 fn register(cseq: u32, authorization: Option<&str>) -> Message {
-    let auth = authorization
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    Message::parse(
-        Bytes::from(format!(
-            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKauth{cseq}\r\nMax-Forwards: 70\r\nFrom: <{IMPU}>;tag=f\r\nTo: <{IMPU}>\r\nCall-ID: auth-call\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:6505550002@10.0.0.2:5060>\r\nExpires: 300\r\n{auth}Content-Length: 0\r\n\r\n"
-        )),
-        &Limits::default(),
-    )
-    .expect("parses")
+    let ue = RegisteringUe {
+        impu: IMPU,
+        contact: "sip:6505550002@10.0.0.2:5060",
+        call_id: "auth-call",
+        extra: "",
+    };
+    ue.register(cseq, authorization)
 }
 
 /// The WWW-Authenticate values of a 401, in order.
